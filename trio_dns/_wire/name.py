@@ -1,0 +1,267 @@
+"""Domain names.
+
+Theory of operation: a `Name` is the tuple of its labels as bytes, in their original
+case, always absolute (the root label is implied, so the root is `()`). Alongside
+the labels it keeps two byte strings computed once: its uncompressed wire form and
+that form lowercased. The lowercased form is the key for equality and hashing (DNS
+names compare case-insensitively, RFC 4343), and each of its suffixes is the key
+of an ancestor name, which is what name compression looks up. Keeping the
+original case matters because replies should echo names as the zone spells them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from .._errors import InvalidName
+
+MAX_LABEL = 63
+MAX_NAME = 255  # octets of wire form, including length octets and the root label
+
+# Octets printed with a backslash in presentation form, as zone files require.
+_SPECIAL = frozenset(b'"().;\\@$')
+_set = object.__setattr__
+
+
+def _escape_label(label: bytes) -> str:
+    out = []
+    for octet in label:
+        if octet in _SPECIAL:
+            out.append("\\" + chr(octet))
+        elif 0x21 <= octet <= 0x7E:
+            out.append(chr(octet))
+        else:
+            out.append(f"\\{octet:03d}")
+    return "".join(out)
+
+
+def _encode(labels: tuple[bytes, ...]) -> bytes:
+    return b"".join([bytes((len(label),)) + label for label in labels]) + b"\0"
+
+
+@attrs.frozen(eq=False, order=False, repr=False)
+class Name:
+    """An absolute domain name: `Name.from_text("www.example.com")`."""
+
+    labels: tuple[bytes, ...]
+    _wire: bytes = attrs.field(init=False)
+    _key: bytes = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        labels = self.labels
+        if not isinstance(labels, tuple):
+            labels = tuple(labels)
+            _set(self, "labels", labels)
+        for label in labels:
+            if not isinstance(label, bytes):
+                raise InvalidName(f"label {label!r} is not bytes")
+            if not 0 < len(label) <= MAX_LABEL:
+                raise InvalidName(
+                    f"label of {len(label)} octets (must be 1 to {MAX_LABEL}): {label!r}"
+                )
+        wire = _encode(labels)
+        if len(wire) > MAX_NAME:
+            raise InvalidName(f"name of {len(wire)} octets is longer than {MAX_NAME}")
+        _set(self, "_wire", wire)
+        _set(self, "_key", wire.lower())
+
+    @classmethod
+    def _trusted(cls, labels: tuple[bytes, ...], wire: bytes) -> Name:
+        # The wire parser has already checked every bound; skip the checks and the
+        # re-encoding, which dominate the cost of parsing a message.
+        name = object.__new__(cls)
+        _set(name, "labels", labels)
+        _set(name, "_wire", wire)
+        _set(name, "_key", wire.lower())
+        return name
+
+    # -- constructors ----------------------------------------------------------
+
+    @classmethod
+    def from_text(cls, text: str, origin: Name | None = None) -> Name:
+        """Parse presentation form (`www.example.com.`, with `\\.` and `\\DDD` escapes).
+
+        A name without a final dot is relative to `origin` (the root if not given).
+        `@` is the origin itself.
+        """
+        if not isinstance(text, str):
+            raise InvalidName(f"name must be text, not {type(text).__name__}")
+        if origin is None:
+            origin = ROOT
+        if text == "@":
+            return origin
+        if text == ".":
+            return ROOT
+        if not text:
+            raise InvalidName("empty name")
+        labels: list[bytes] = []
+        current = bytearray()
+        absolute = False
+        i = 0
+        n = len(text)
+        while i < n:
+            ch = text[i]
+            if ch == ".":
+                if not current:
+                    raise InvalidName(f"empty label in {text!r}")
+                labels.append(bytes(current))
+                current = bytearray()
+                if i == n - 1:
+                    absolute = True
+                i += 1
+            elif ch == "\\":
+                if i + 1 >= n:
+                    raise InvalidName(f"dangling backslash in {text!r}")
+                if text[i + 1].isdigit():
+                    digits = text[i + 1 : i + 4]
+                    if len(digits) != 3 or not digits.isdigit() or int(digits) > 255:
+                        raise InvalidName(f"bad \\DDD escape in {text!r}")
+                    current.append(int(digits))
+                    i += 4
+                else:
+                    current += _text_octets(text[i + 1], text)
+                    i += 2
+            else:
+                current += _text_octets(ch, text)
+                i += 1
+        if current:
+            labels.append(bytes(current))
+        if absolute:
+            return cls(tuple(labels))
+        return cls(tuple(labels) + origin.labels)
+
+    @classmethod
+    def make(cls, value: Name | str) -> Name:
+        """Accept a Name or text: what API callers naturally pass."""
+        if isinstance(value, Name):
+            return value
+        return cls.from_text(value)
+
+    # -- forms -----------------------------------------------------------------
+
+    def to_wire(self) -> bytes:
+        """Uncompressed wire form, original case."""
+        return self._wire
+
+    def canonical_wire(self) -> bytes:
+        """Uncompressed, lowercased wire form (RFC 4034 section 6.2)."""
+        return self._key
+
+    def to_text(self, omit_final_dot: bool = False) -> str:
+        if not self.labels:
+            return "."
+        text = ".".join(_escape_label(label) for label in self.labels)
+        return text if omit_final_dot else text + "."
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return f"Name({self.to_text()!r})"
+
+    # -- comparison ------------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Name):
+            return self._key == other._key
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        if isinstance(other, Name):
+            return self._key != other._key
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def _canonical_key(self) -> tuple[bytes, ...]:
+        # RFC 4034 section 6.1: compare label by label from the right, lowercased.
+        return tuple(label.lower() for label in reversed(self.labels))
+
+    def __lt__(self, other: Name) -> bool:
+        return self._canonical_key() < other._canonical_key()
+
+    def __le__(self, other: Name) -> bool:
+        return self._canonical_key() <= other._canonical_key()
+
+    def __gt__(self, other: Name) -> bool:
+        return self._canonical_key() > other._canonical_key()
+
+    def __ge__(self, other: Name) -> bool:
+        return self._canonical_key() >= other._canonical_key()
+
+    # -- relations -------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def is_root(self) -> bool:
+        return not self.labels
+
+    def is_wild(self) -> bool:
+        return bool(self.labels) and self.labels[0] == b"*"
+
+    def is_subdomain(self, other: Name) -> bool:
+        """True if self is `other` or lies below it, compared label by label."""
+        skip = len(self.labels) - len(other.labels)
+        if skip < 0 or not self._key.endswith(other._key):
+            return False
+        # The key's tail matching is not enough: a label may contain bytes that look
+        # like a length octet. Require the match to start on a label boundary.
+        return sum(len(label) + 1 for label in self.labels[:skip]) == len(self._key) - len(
+            other._key
+        )
+
+    def parent(self) -> Name:
+        if not self.labels:
+            raise InvalidName("the root name has no parent")
+        return Name._trusted(self.labels[1:], self._wire[len(self.labels[0]) + 1 :])
+
+    def ancestor(self, depth: int) -> Name:
+        """The name made of this name's last `depth` labels (0 is the root)."""
+        if not 0 <= depth <= len(self.labels):
+            raise InvalidName(f"{self} has no ancestor {depth} labels deep")
+        skip = len(self.labels) - depth
+        offset = sum(len(label) + 1 for label in self.labels[:skip])
+        return Name._trusted(self.labels[skip:], self._wire[offset:])
+
+    def child(self, label: bytes | str) -> Name:
+        """This name with one more label on the left."""
+        if isinstance(label, str):
+            label = label.encode("ascii")
+        return Name((label, *self.labels))
+
+    def concatenate(self, prefix: Iterable[bytes]) -> Name:
+        return Name((*prefix, *self.labels))
+
+    def relativize(self, origin: Name) -> str:
+        """Text of this name relative to `origin`: `www` for www.example.com. in
+        example.com., `@` for the origin itself; absolute text if not below it."""
+        if self == origin:
+            return "@"
+        if not self.is_subdomain(origin):
+            return self.to_text()
+        keep = self.labels[: len(self.labels) - len(origin.labels)]
+        return ".".join(_escape_label(label) for label in keep)
+
+    def __getstate__(self) -> Any:
+        return self.labels
+
+    def __setstate__(self, state: Any) -> None:
+        _set(self, "labels", state)
+        self.__attrs_post_init__()
+
+
+def _text_octets(ch: str, text: str) -> bytes:
+    if ord(ch) < 128:
+        return ch.encode("ascii")
+    raise InvalidName(
+        f"non-ASCII character {ch!r} in {text!r} (internationalised names must be "
+        "given in their xn-- form)"
+    )
+
+
+ROOT = Name(())
