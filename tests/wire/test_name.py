@@ -35,7 +35,16 @@ def test_escapes_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a..b", "..", "a" * 64 + ".com", ".".join(["abcdefghi"] * 26), "a\\", "a\\25", "a\\300", "bü.de"],
+    [
+        "a..b",
+        "..",
+        "a" * 64 + ".com",
+        ".".join(["abcdefghi"] * 26),
+        "a\\",
+        "a\\25",
+        "a\\300",
+        "bü.de",
+    ],
 )
 def test_invalid_names_are_refused(text: str) -> None:
     with pytest.raises(InvalidName):

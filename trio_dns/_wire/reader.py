@@ -121,7 +121,9 @@ class WireReader:
                 if pos + 1 >= limit:
                     raise MalformedMessage("compression pointer cut short", pos)
                 target = ((length & 0x3F) << 8) | data[pos + 1]
-                if target >= start or target < _HEADER_SIZE:
+                if target < _HEADER_SIZE:
+                    raise MalformedMessage("compression pointer into the header", pos)
+                if target >= start:
                     raise MalformedMessage("compression pointer does not point backwards", pos)
                 if jumps >= _MAX_JUMPS:
                     raise MalformedMessage("too many compression pointers", pos)

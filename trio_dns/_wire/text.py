@@ -7,6 +7,9 @@ physical ones). Escapes are left in the token text, because their meaning depend
 on what the token is (a name keeps `\\.` as a literal dot inside a label); `unescape`
 decodes them for character-strings. `TokenStream` is the cursor that rdata
 parsers consume, raising `InvalidRdata` with a readable message.
+
+Syntax errors from `tokenize` are `TextSyntaxError`s carrying the physical line
+where the problem is, so the zone-file reader can say which line to fix.
 """
 
 from __future__ import annotations
@@ -18,7 +21,16 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from .._errors import InvalidName, InvalidRdata
-from .name import Name
+from .name import ROOT, Name
+
+
+class TextSyntaxError(InvalidRdata):
+    """Bad quoting or parentheses; `lineno` is the 1-based physical line."""
+
+    def __init__(self, problem: str, lineno: int) -> None:
+        self.problem = problem
+        self.lineno = lineno
+        super().__init__(f"line {lineno}: {problem}")
 
 
 @attrs.frozen
@@ -35,12 +47,13 @@ class Line:
 
 
 def tokenize(text: str) -> Iterator[Line]:
-    """Split text into logical lines of tokens. Raises InvalidRdata on bad quoting
-    or parentheses, with the line number in the message."""
+    """Split text into logical lines of tokens. Raises TextSyntaxError on bad
+    quoting or parentheses."""
     tokens: list[Token] = []
     depth = 0
     lineno = 1
     start_line = 1
+    open_line = 1  # where the outermost '(' still open was opened
     leading_blank = False
     at_line_start = True
     i = 0
@@ -65,35 +78,57 @@ def tokenize(text: str) -> Iterator[Line]:
             while i < n and text[i] != "\n":
                 i += 1
         elif ch == "(":
+            if depth == 0:
+                open_line = lineno
             depth += 1
             i += 1
         elif ch == ")":
             if depth == 0:
-                raise InvalidRdata(f"line {lineno}: ')' without '('")
+                raise TextSyntaxError("')' without '('", lineno)
             depth -= 1
             i += 1
         elif ch == '"':
+            quote_line = lineno
             j = i + 1
             while j < n and text[j] != '"':
                 if text[j] == "\\":
                     j += 1
-                elif text[j] == "\n":
+                # Counted after the skip too, so an escaped newline still moves on a line.
+                if j < n and text[j] == "\n":
                     lineno += 1
                 j += 1
             if j >= n:
-                raise InvalidRdata(f"line {lineno}: unterminated quoted string")
+                raise TextSyntaxError("unterminated quoted string", quote_line)
             tokens.append(Token(text[i + 1 : j], True))
             i = j + 1
         else:
             j = i
             while j < n and text[j] not in ' \t\r\n;()"':
-                j += 2 if text[j] == "\\" else 1
+                if text[j] == "\\":
+                    j += 1
+                    if j < n and text[j] == "\n":
+                        lineno += 1
+                j += 1
             tokens.append(Token(text[i:j], False))
             i = j
     if depth:
-        raise InvalidRdata(f"line {lineno}: '(' without ')'")
+        raise TextSyntaxError("'(' without ')'", open_line)
     if tokens:
         yield Line(tuple(tokens), leading_blank, start_line)
+
+
+def is_relative(text: str) -> bool:
+    """Is this presentation-form name relative (to be completed by an origin)?
+
+    `@` is the origin itself; a name is absolute when it ends in a dot that is not
+    escaped, which is when an even number of backslashes precedes it.
+    """
+    if text == "@":
+        return True
+    if not text.endswith("."):
+        return True
+    backslashes = len(text) - 1 - len(text[:-1].rstrip("\\"))
+    return backslashes % 2 == 1
 
 
 def unescape(text: str) -> bytes:
@@ -141,17 +176,22 @@ def escape_string(data: bytes) -> str:
 
 
 class TokenStream:
-    """The tokens of one record's rdata, consumed left to right."""
+    """The tokens of one record's rdata, consumed left to right.
 
-    __slots__ = ("_pos", "_tokens", "origin")
+    With `origin` None (a zone file with no $ORIGIN yet) relative names are
+    refused rather than silently completed with the root.
+    """
 
-    def __init__(self, tokens: Sequence[Token], origin: Name) -> None:
+    __slots__ = ("_has_origin", "_pos", "_tokens", "origin")
+
+    def __init__(self, tokens: Sequence[Token], origin: Name | None) -> None:
         self._tokens = tokens
         self._pos = 0
-        self.origin = origin
+        self._has_origin = origin is not None
+        self.origin = origin if origin is not None else ROOT
 
     @classmethod
-    def from_text(cls, text: str, origin: Name) -> TokenStream:
+    def from_text(cls, text: str, origin: Name | None) -> TokenStream:
         lines = list(tokenize(text))
         tokens = tuple(token for line in lines for token in line.tokens)
         return cls(tokens, origin)
@@ -180,6 +220,8 @@ class TokenStream:
 
     def name(self, what: str = "name") -> Name:
         text = self.string(what)
+        if not self._has_origin and is_relative(text):
+            raise InvalidRdata(f"{what}: relative name {text!r} and no origin to complete it")
         try:
             return Name.from_text(text, self.origin)
         except InvalidName as exc:

@@ -1,5 +1,39 @@
 """One module per family of record types; importing this registers them all."""
 
-from . import address, mx, single_name, soa, txt
+from . import (
+    address,
+    caa,
+    dnskey,
+    ds,
+    mx,
+    naptr,
+    nsec,
+    nsec3,
+    rrsig,
+    single_name,
+    soa,
+    srv,
+    sshfp,
+    svcb,
+    tlsa,
+    txt,
+)
 
-__all__ = ["address", "mx", "single_name", "soa", "txt"]
+__all__ = [
+    "address",
+    "caa",
+    "dnskey",
+    "ds",
+    "mx",
+    "naptr",
+    "nsec",
+    "nsec3",
+    "rrsig",
+    "single_name",
+    "soa",
+    "srv",
+    "sshfp",
+    "svcb",
+    "tlsa",
+    "txt",
+]
