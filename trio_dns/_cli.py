@@ -1,0 +1,216 @@
+"""The `trio-dns` command line: one subcommand per job (`query` for now).
+
+Theory of operation: `main` builds an argparse parser in which every subcommand
+registers itself with a function that adds its arguments, a check run after
+parsing, and the coroutine that runs it; adding `serve` or `resolve` is one more
+such function in `_SUBCOMMANDS`. Everything the user typed is checked while parsing (names, types,
+addresses, ports), so a typo is a usage error that names the bad word (exit 2)
+rather than a traceback. At run time, the failures a user should expect (no
+reply, unreachable server, garbage from the server) are `DNSError`s and become
+one line on stderr and exit status 1; an unexpected exception still shows its
+traceback, because that is a bug worth reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeAlias
+
+import trio
+
+from . import __version__
+from ._address import Address, normalize_address
+from ._errors import DNSError, InvalidName, UnknownType
+from ._stub import StubResolver
+from ._wire.enums import RRType
+from ._wire.name import Name
+
+PROG = "trio-dns"
+_RESOLV_CONF = Path("/etc/resolv.conf")
+_FALLBACK_SERVER = "127.0.0.1"
+
+_Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+# -- shared argument types ---------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r} (must be 1 to 65535)")
+    return port
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r} (must be positive seconds)")
+    return seconds
+
+
+def _attempts(text: str) -> int:
+    try:
+        attempts = int(text)
+    except ValueError:
+        attempts = 0
+    if not 0 < attempts <= 100:
+        raise argparse.ArgumentTypeError(f"invalid attempts {text!r} (must be 1 to 100)")
+    return attempts
+
+
+def _address_or_none(host: str) -> str | None:
+    try:
+        return normalize_address(host, 0)[0]
+    except ValueError:
+        return None
+
+
+def system_nameserver(resolv_conf: Path = _RESOLV_CONF) -> str:
+    """The first usable `nameserver` in resolv.conf, else 127.0.0.1 (as the C library does)."""
+    try:
+        text = resolv_conf.read_text(errors="replace")
+    except OSError:
+        return _FALLBACK_SERVER
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            # A link-local address with a zone ("fe80::1%eth0") cannot be used here.
+            host = _address_or_none(words[1])
+            if host is not None:
+                return host
+    return _FALLBACK_SERVER
+
+
+# -- trio-dns query -----------------------------------------------------------------
+
+
+def _add_query(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "query",
+        usage=f"{PROG} query NAME [TYPE] [@SERVER] [-p PORT] [--tcp] [--dnssec] [--norecurse] "
+        "[--timeout S] [--attempts N]",
+        help="ask one server one question, like dig",
+        description="Send one query to one server and print the reply in dig style.",
+    )
+    parser.add_argument(
+        "words",
+        nargs="+",
+        metavar="ARG",
+        help="the name to ask about, its type (default A), and the server's IP address "
+        "(default: the first nameserver in /etc/resolv.conf)",
+    )
+    parser.add_argument("-p", "--port", type=_port, default=53, help="server port (default 53)")
+    parser.add_argument("--tcp", action="store_true", help="query over TCP instead of UDP")
+    parser.add_argument("--dnssec", action="store_true", help="set the DO bit (ask for DNSSEC)")
+    parser.add_argument(
+        "--norecurse", action="store_true", help="clear RD: ask the server not to recurse"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        metavar="S",
+        help="seconds to wait for each attempt (default 5)",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=_attempts,
+        default=3,
+        metavar="N",
+        help="queries sent before giving up (default 3)",
+    )
+    parser.set_defaults(run=_run_query, check=functools.partial(_check_query, parser))
+
+
+def _check_query(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Turn NAME [TYPE] [@SERVER] into args.name, args.rtype, args.server, or a usage error."""
+    servers = [word[1:] for word in args.words if word.startswith("@")]
+    rest = [word for word in args.words if not word.startswith("@")]
+    if len(servers) > 1:
+        parser.error(f"more than one server given: {', '.join('@' + s for s in servers)}")
+    if not rest:
+        parser.error("a NAME to query is required")
+    if len(rest) > 2:
+        parser.error(f"unexpected argument {rest[2]!r} (expected NAME [TYPE] [@SERVER])")
+    try:
+        args.name = Name.from_text(rest[0])
+    except InvalidName as exc:
+        parser.error(f"invalid name {rest[0]!r}: {exc}")
+    try:
+        args.rtype = RRType.from_text(rest[1]) if len(rest) == 2 else RRType.A
+    except UnknownType:
+        parser.error(f"unknown type {rest[1]!r}")
+    if servers:
+        host = _address_or_none(servers[0])
+        if host is None:
+            parser.error(f"invalid server {servers[0]!r}: not an IP address")
+    else:
+        host = system_nameserver()
+    args.server = (host, args.port)
+
+
+async def _run_query(args: argparse.Namespace) -> int:
+    server: Address = args.server
+    stub = StubResolver(timeout=args.timeout, attempts=args.attempts)
+    started = trio.current_time()
+    reply = await stub.query(
+        server,
+        args.name,
+        args.rtype,
+        tcp=args.tcp,
+        dnssec=args.dnssec,
+        recurse=not args.norecurse,
+    )
+    elapsed_ms = round((trio.current_time() - started) * 1000)
+    # A truncated UDP reply is asked again over TCP; say which one is shown.
+    protocol = "TCP" if stub.exchanger.stats.queries_tcp else "UDP"
+    host, port = server
+    print(f"; <<>> {PROG} {__version__} <<>> {args.name} {args.rtype.name} @{host}")
+    print(reply.to_text())
+    print(f";; Query time: {elapsed_ms} msec")
+    print(f";; SERVER: {host}#{port}({protocol})")
+    return 0
+
+
+# -- the command --------------------------------------------------------------------
+
+# Each adds one subcommand to the parser, with defaults `run` (an async function of
+# the parsed arguments returning the exit status) and optionally `check` (called
+# with the arguments after parsing, to report usage errors argparse cannot see).
+_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_query,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="A recursive DNS resolver and server built on Trio."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _SUBCOMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    check = getattr(args, "check", None)
+    if check is not None:
+        check(args)
+    try:
+        status: int = trio.run(args.run, args)
+    except DNSError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return status
