@@ -1,0 +1,25 @@
+"""Testing tools: a simulated internet of authoritative servers on virtual time.
+
+Like `trio.testing`, this is not imported by `import trio_dns`. Build a network,
+put servers on it, and hand it to anything that takes a `Transport`::
+
+    network = FakeNetwork()
+    network.add_server(["192.0.2.1"], [ZONE_TEXT], behaviour=Behaviour(loss=0.2))
+    exchanger = Exchanger(network)
+
+Run the test under `trio.testing.MockClock(autojump_threshold=0)` (pytest-trio's
+`autojump_clock` fixture) and timeouts cost no real time.
+"""
+
+from .._authority import Zone as Zone
+from .._authority import answer_query as answer_query
+from ._behaviour import Behaviour as Behaviour
+from ._behaviour import Forgery as Forgery
+from ._behaviour import Handler as Handler
+from ._behaviour import Lame as Lame
+from ._log import Action as Action
+from ._log import Exchange as Exchange
+from ._network import FakeNetwork as FakeNetwork
+from ._sandbox import Sandbox as Sandbox
+from ._sandbox import build_sandbox as build_sandbox
+from ._server import AuthoritativeServer as AuthoritativeServer
