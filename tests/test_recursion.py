@@ -1,0 +1,207 @@
+"""The pure reply classifier: what a reply from a zone's server means."""
+
+from trio_dns._cache import Rank
+
+from trio_dns import Flag, Message, Name, Rcode, Record, RRClass, RRType, rdata_from_text
+from trio_dns._recursion import Outcome, classify_reply
+
+
+def rec(text: str) -> Record:
+    name, ttl, rclass, rtype, rdata = text.split(None, 4)
+    rtype_ = RRType.from_text(rtype)
+    return Record(
+        Name.from_text(name),
+        rtype_,
+        RRClass.from_text(rclass),
+        int(ttl),
+        rdata_from_text(rtype_, rdata),
+    )
+
+
+def reply(
+    qname: str,
+    qtype: str,
+    *,
+    aa: bool = True,
+    rcode: Rcode = Rcode.NOERROR,
+    answer: list[str] = (),  # type: ignore[assignment]
+    authority: list[str] = (),  # type: ignore[assignment]
+    additional: list[str] = (),  # type: ignore[assignment]
+) -> Message:
+    query = Message.make_query(qname, qtype, id=1, flags=Flag(0))
+    response = query.make_response(rcode, Flag.AA if aa else Flag(0))
+    import attrs
+
+    return attrs.evolve(
+        response,
+        answer=tuple(rec(t) for t in answer),
+        authority=tuple(rec(t) for t in authority),
+        additional=tuple(rec(t) for t in additional),
+    )
+
+
+def n(text: str) -> Name:
+    return Name.from_text(text)
+
+
+def test_referral_with_in_bailiwick_glue_only() -> None:
+    message = reply(
+        "www.example.com",
+        "A",
+        aa=False,
+        authority=[
+            "example.com. 172800 IN NS ns1.example.com.",
+            "example.com. 172800 IN NS ns.other.net.",
+        ],
+        additional=[
+            "ns1.example.com. 172800 IN A 192.0.2.1",
+            # Glue for a name outside the referring zone (com) must be ignored.
+            "ns.other.net. 172800 IN A 198.51.100.66",
+        ],
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("com"))
+    assert result.outcome == Outcome.REFERRAL
+    assert result.referral is not None
+    assert result.referral.zone == n("example.com")
+    assert set(result.referral.ns_names) == {n("ns1.example.com"), n("ns.other.net")}
+    assert [r.name for r in result.referral.glue] == [n("ns1.example.com")]
+    ranks = {(records[0].name, records[0].rtype): rank for records, rank in result.to_cache}
+    assert ranks[(n("example.com"), RRType.NS)] == Rank.AUTHORITY
+    assert ranks[(n("ns1.example.com"), RRType.A)] == Rank.ADDITIONAL
+    assert (n("ns.other.net"), RRType.A) not in ranks
+
+
+def test_out_of_bailiwick_answer_data_is_ignored() -> None:
+    # A server for example.com trying to plant an address for bank.test.
+    message = reply(
+        "www.example.com",
+        "A",
+        answer=["www.example.com. 300 IN A 192.0.2.80", "bank.test. 300 IN A 203.0.113.6"],
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.ANSWER
+    cached_names = {records[0].name for records, _ in result.to_cache}
+    assert n("bank.test") not in cached_names
+    assert [r.rdata.to_text() for r in result.answer] == ["192.0.2.80"]
+
+
+def test_bailiwick_is_label_by_label() -> None:
+    message = reply(
+        "www.example.com",
+        "A",
+        aa=False,
+        authority=["evilexample.com. 300 IN NS ns.evilexample.com."],
+        additional=["ns.evilexample.com. 300 IN A 192.0.2.9"],
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.LAME
+
+
+def test_cname_chain_inside_and_leaving_zone() -> None:
+    message = reply(
+        "www.example.com",
+        "A",
+        answer=[
+            "www.example.com. 300 IN CNAME web.example.com.",
+            "web.example.com. 300 IN CNAME cdn.provider.net.",
+            "cdn.provider.net. 300 IN A 203.0.113.1",
+        ],
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.CNAME
+    assert result.target == n("cdn.provider.net")
+    assert len(result.chain) == 2
+    # The target's address came from a server not authoritative for it.
+    assert all(records[0].rtype == RRType.CNAME for records, _ in result.to_cache)
+
+
+def test_cname_chain_ending_in_zone_is_an_answer() -> None:
+    message = reply(
+        "www.example.com",
+        "A",
+        answer=[
+            "www.example.com. 300 IN CNAME web.example.com.",
+            "web.example.com. 60 IN A 192.0.2.7",
+        ],
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.ANSWER
+    assert [r.rtype for r in result.answer] == [RRType.CNAME, RRType.A]
+    assert result.target == n("web.example.com")
+
+
+def test_dname_is_synthesised_not_trusted() -> None:
+    message = reply(
+        "a.old.example.com",
+        "A",
+        answer=[
+            "old.example.com. 300 IN DNAME new.example.com.",
+            # A forged synthesised CNAME pointing elsewhere must not be believed.
+            "a.old.example.com. 300 IN CNAME evil.test.",
+            "a.new.example.com. 300 IN A 192.0.2.44",
+        ],
+    )
+    # A classifier that trusted the CNAME would leave the zone for evil.test.
+    result = classify_reply(message, n("a.old.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.ANSWER
+    assert result.target == n("a.new.example.com")
+    assert all(r.name != n("evil.test") for r in result.answer)
+
+
+def test_dname_without_cname() -> None:
+    message = reply(
+        "a.old.example.com",
+        "A",
+        answer=[
+            "old.example.com. 300 IN DNAME new.example.com.",
+            "a.new.example.com. 300 IN A 192.0.2.44",
+        ],
+    )
+    result = classify_reply(message, n("a.old.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.ANSWER
+    assert result.target == n("a.new.example.com")
+    assert [r.rtype for r in result.answer] == [RRType.DNAME, RRType.CNAME, RRType.A]
+
+
+def test_nxdomain_and_nodata_carry_the_soa() -> None:
+    soa = "example.com. 3600 IN SOA ns1.example.com. host.example.com. 1 7200 900 1209600 300"
+    nx = reply("nope.example.com", "A", rcode=Rcode.NXDOMAIN, authority=[soa])
+    result = classify_reply(nx, n("nope.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.NXDOMAIN
+    assert result.soa is not None and result.soa.rtype == RRType.SOA
+    nodata = reply("www.example.com", "AAAA", authority=[soa])
+    result = classify_reply(nodata, n("www.example.com"), RRType.AAAA, n("example.com"))
+    assert result.outcome == Outcome.NODATA
+
+
+def test_lame_and_error_replies() -> None:
+    refused = reply("www.example.com", "A", rcode=Rcode.REFUSED, aa=False)
+    assert (
+        classify_reply(refused, n("www.example.com"), RRType.A, n("example.com")).outcome
+        == Outcome.LAME
+    )
+    servfail = reply("www.example.com", "A", rcode=Rcode.SERVFAIL, aa=False)
+    assert (
+        classify_reply(servfail, n("www.example.com"), RRType.A, n("example.com")).outcome
+        == Outcome.SERVER_ERROR
+    )
+    not_aa = reply("www.example.com", "A", aa=False, answer=["www.example.com. 300 IN A 192.0.2.1"])
+    assert (
+        classify_reply(not_aa, n("www.example.com"), RRType.A, n("example.com")).outcome
+        == Outcome.LAME
+    )
+    upward = reply("www.example.com", "A", aa=False, authority=[". 300 IN NS a.root-servers.net."])
+    assert (
+        classify_reply(upward, n("www.example.com"), RRType.A, n("example.com")).outcome
+        == Outcome.LAME
+    )
+
+
+def test_non_authoritative_answers_are_accepted_when_forwarding() -> None:
+    message = reply(
+        "www.example.com", "A", aa=False, answer=["www.example.com. 300 IN A 192.0.2.1"]
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("."), authoritative=False)
+    assert result.outcome == Outcome.ANSWER
+    # Data from a recursive upstream is not authoritative data.
+    assert result.to_cache[0][1] == Rank.ANSWER

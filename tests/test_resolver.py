@@ -1,0 +1,369 @@
+"""Recursive resolution on the sandbox internet, in virtual time."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import trio
+
+from trio_dns import DNSError, EdeCode, Flag, Message, Name, Rcode, RRType
+from trio_dns._cache import Cache
+from trio_dns._resolver import Resolver, ResolverSettings
+from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, build_sandbox
+
+
+def make(settings: ResolverSettings | None = None, **cache: int) -> tuple[Sandbox, Resolver]:
+    sandbox = build_sandbox()
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        cache=Cache(**cache),  # type: ignore[arg-type]
+        settings=settings or ResolverSettings(),
+    )
+    return sandbox, resolver
+
+
+def texts(answer: object) -> list[str]:
+    return [record.rdata.to_text() for record in answer.records]  # type: ignore[attr-defined]
+
+
+def server_of(sandbox: Sandbox, host: str):  # type: ignore[no-untyped-def]
+    server = sandbox.network.server_at(host)
+    assert server is not None
+    return server
+
+
+async def test_happy_path_from_the_root(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    answer = await resolver.resolve("www.example.com", "A")
+    assert answer.rcode == Rcode.NOERROR
+    assert texts(answer) == ["198.51.100.80"]
+    assert answer.ttl == 3600
+    net = sandbox.network
+    # Priming, then one query per zone cut: root, com, example.com.
+    asked = [(e.server[0], str(e.qname), e.qtype) for e in net.exchanges]
+    assert asked[0] == ("192.0.2.1", ".", RRType.NS) or asked[0][2] == RRType.NS
+    assert ("198.51.100.10", "www.example.com.", RRType.A) in asked
+    # QNAME minimisation: the root only ever heard "com.", and com only "example.com.".
+    for exchange in net.queries_to("192.0.2.1") + net.queries_to("192.0.2.2"):
+        assert exchange.qname in (Name.from_text("."), Name.from_text("com."))
+    for exchange in net.queries_to("192.0.2.10") + net.queries_to("192.0.2.11"):
+        assert exchange.qname == Name.from_text("example.com.")
+        assert exchange.qtype == RRType.A
+
+
+async def test_minimisation_off_sends_the_full_name(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make(ResolverSettings(qname_minimisation=False))
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer) == ["198.51.100.80"]
+    root_questions = {str(e.qname) for e in sandbox.network.queries_to("192.0.2.1")}
+    root_questions |= {str(e.qname) for e in sandbox.network.queries_to("192.0.2.2")}
+    assert "www.example.com." in root_questions
+
+
+async def test_second_question_is_answered_from_cache(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    await resolver.resolve("www.example.com", "A")
+    sent = len(sandbox.network.exchanges)
+    await trio.sleep(100)
+    answer = await resolver.resolve("www.example.com", "A")
+    assert answer.from_cache
+    assert answer.ttl == 3600 - 100  # counted down
+    assert answer.records[0].ttl == 3600 - 100
+    assert len(sandbox.network.exchanges) == sent
+    # A sibling name needs only the example.com servers now.
+    await resolver.resolve("mail.example.com", "A")
+    new = sandbox.network.exchanges[sent:]
+    assert [e.server[0] for e in new] == ["198.51.100.10"]
+
+
+async def test_cname_chain_across_zones(autojump_clock: trio.abc.Clock) -> None:
+    _, resolver = make()
+    answer = await resolver.resolve("shop.example.com", "A")
+    assert answer.rcode == Rcode.NOERROR
+    assert [r.rtype for r in answer.records] == [RRType.CNAME, RRType.CNAME, RRType.A]
+    assert texts(answer) == ["www.cdn.net.", "edge.cdn.net.", "198.51.100.41"]
+    assert [r.rdata.to_text() for r in answer.rrset()] == ["198.51.100.41"]
+
+
+async def test_cname_loop_fails_cleanly(autojump_clock: trio.abc.Clock) -> None:
+    _, resolver = make()
+    answer = await resolver.resolve("loop1.example.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None and "loop" in answer.error.extra_text
+
+
+async def test_cname_chain_length_is_bounded(autojump_clock: trio.abc.Clock) -> None:
+    _, two = make(ResolverSettings(max_chain=2))
+    answer = await two.resolve("shop.example.com", "A")
+    assert answer.rcode == Rcode.NOERROR  # a chain of two links is allowed
+    _, one = make(ResolverSettings(max_chain=1))
+    answer = await one.resolve("shop.example.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None and "chain" in answer.error.extra_text
+
+
+async def test_glueless_and_double_glueless(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    answer = await resolver.resolve("www.glueless.org", "A")
+    assert texts(answer) == ["198.51.100.83"]
+    # The nameserver's address was looked up in net. before asking glueless.org.
+    asked = [str(e.qname) for e in sandbox.network.exchanges]
+    assert asked.index("ns.dns-host.net.") < asked.index("www.glueless.org.")
+    answer = await resolver.resolve("www.double.org", "A")
+    assert texts(answer) == ["198.51.100.84"]
+
+
+async def test_ns_cycle_fails_without_looping(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    answer = await resolver.resolve("www.cycle-a.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None
+    assert answer.error.info_code == EdeCode.NO_REACHABLE_AUTHORITY
+    assert trio.current_time() < 5  # noticed, not timed out
+    assert len(sandbox.network.exchanges) < 30
+
+
+async def test_dead_server_loses_the_race(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    # Make the dead server look best, so it is asked first.
+    resolver.servers.record_success(("198.51.100.11", 53), 0.001)
+    start = trio.current_time()
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer) == ["198.51.100.80"]
+    to_dead = sandbox.network.queries_to("198.51.100.11")
+    to_live = sandbox.network.queries_to("198.51.100.10")
+    assert len(to_dead) == 1 and len(to_live) == 1
+    # The live server was started after the stagger delay, not after a timeout.
+    assert to_live[0].time - to_dead[0].time == pytest.approx(0.05)
+    assert trio.current_time() - start < 0.5
+
+
+async def test_losers_are_cancelled(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    slow = server_of(sandbox, "198.51.100.11")
+    slow.set_behaviour(Behaviour(latency=20.0))
+    resolver.servers.record_success(("198.51.100.11", 53), 0.001)
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer) == ["198.51.100.80"]
+    # Had the slow attempt not been cancelled, the race's nursery would have
+    # waited for it, about 20 virtual seconds.
+    assert trio.current_time() < 1
+
+
+async def test_lame_server_is_skipped_and_remembered(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    resolver.servers.record_success(("198.51.100.20", 53), 0.001)  # the lame one first
+    answer = await resolver.resolve("www.lame.com", "A")
+    assert texts(answer) == ["198.51.100.82"]
+    assert resolver.stats.lame_replies == 1
+    lame_zone = Name.from_text("lame.com").canonical_wire()
+    assert resolver.servers.is_lame(("198.51.100.20", 53), lame_zone)
+    await resolver.resolve("other.lame.com", "A")
+    assert len(sandbox.network.queries_to("198.51.100.20")) == 1
+
+
+@pytest.mark.parametrize("lame", list(Lame))
+async def test_every_kind_of_lameness(autojump_clock: trio.abc.Clock, lame: Lame) -> None:
+    sandbox, resolver = make()
+    server_of(sandbox, "198.51.100.20").set_behaviour(Behaviour(lame=lame))
+    resolver.servers.record_success(("198.51.100.20", 53), 0.001)
+    answer = await resolver.resolve("www.lame.com", "A")
+    assert texts(answer) == ["198.51.100.82"]
+
+
+async def test_all_servers_lame_is_servfail(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    server_of(sandbox, "198.51.100.21").set_behaviour(Behaviour(lame=Lame.REFUSED))
+    answer = await resolver.resolve("www.lame.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None and "lame" in answer.error.extra_text
+
+
+async def test_packet_loss_is_retried(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    for host in ("192.0.2.10", "192.0.2.11", "198.51.100.10"):
+        server_of(sandbox, host).set_behaviour(Behaviour(loss=0.3))
+    answers = [await resolver.resolve(f"n{i}.example.com", "A") for i in range(10)]
+    assert all(a.rcode == Rcode.NXDOMAIN for a in answers)
+    assert resolver.stats.timeouts > 0  # some packets really were lost
+
+
+async def test_spoofed_replies_are_ignored(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    for host in ("198.51.100.10",):
+        server_of(sandbox, host).set_behaviour(Behaviour(forge=Forgery(count=5)))
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer) == ["198.51.100.80"]
+    assert resolver.exchange_stats.ignored_replies >= 5  # type: ignore[attr-defined]
+
+
+async def test_nxdomain_is_cached_until_it_expires(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    answer = await resolver.resolve("nope.example.com", "A")
+    assert answer.rcode == Rcode.NXDOMAIN
+    assert answer.soa is not None and answer.ttl == 300
+    sent = len(sandbox.network.exchanges)
+    again = await resolver.resolve("nope.example.com", "AAAA")  # NXDOMAIN covers every type
+    assert again.rcode == Rcode.NXDOMAIN and again.from_cache
+    below = await resolver.resolve("deeper.nope.example.com", "A")  # RFC 8020
+    assert below.rcode == Rcode.NXDOMAIN and below.from_cache
+    assert len(sandbox.network.exchanges) == sent
+    await trio.sleep(301)
+    await resolver.resolve("nope.example.com", "A")
+    assert len(sandbox.network.exchanges) > sent
+
+
+async def test_nodata_is_cached_per_type(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    answer = await resolver.resolve("mail.example.com", "AAAA")
+    assert answer.rcode == Rcode.NOERROR and answer.records == () and answer.soa is not None
+    sent = len(sandbox.network.exchanges)
+    again = await resolver.resolve("mail.example.com", "AAAA")
+    assert again.from_cache and again.rcode == Rcode.NOERROR
+    assert len(sandbox.network.exchanges) == sent
+    other = await resolver.resolve("mail.example.com", "A")
+    assert texts(other) == ["198.51.100.25"]
+
+
+async def test_big_answer_comes_over_tcp(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    answer = await resolver.resolve("big.example.com", "TXT")
+    assert len(answer.records) == 12
+    assert any(e.transport == "tcp" for e in sandbox.network.queries_to("198.51.100.10"))
+
+
+async def test_ipv6_only_nameserver(autojump_clock: trio.abc.Clock) -> None:
+    _, resolver = make()
+    answer = await resolver.resolve("www.v6only.net", "A")
+    assert texts(answer) == ["198.51.100.86"]
+    _, v4only = make(ResolverSettings(use_ipv6=False))
+    answer = await v4only.resolve("www.v6only.net", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+
+
+async def test_deadline_bounds_a_hopeless_question(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make(ResolverSettings(deadline=4.0))
+    for host in ("192.0.2.10", "192.0.2.11"):
+        server_of(sandbox, host).set_behaviour(Behaviour(dead=True))
+    start = trio.current_time()
+    answer = await resolver.resolve("www.example.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None
+    assert answer.error.info_code == EdeCode.NO_REACHABLE_AUTHORITY
+    assert trio.current_time() - start <= 4.0 + 1e-9
+
+
+async def test_query_budget(autojump_clock: trio.abc.Clock) -> None:
+    _, resolver = make(ResolverSettings(max_queries=2))
+    answer = await resolver.resolve("www.example.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None and "2 upstream queries" in answer.error.extra_text
+
+
+async def test_nxns_limit_on_nameserver_names(autojump_clock: trio.abc.Clock) -> None:
+    sandbox = build_sandbox()
+    # A delegation to 30 glueless nameserver names that do not exist: a resolver
+    # that chased them all would be an amplifier (NXNSAttack).
+    lines = "\n".join(f"attack NS ns{i}.victim.example." for i in range(30))
+    zone = (
+        "$ORIGIN evil.net.\n$TTL 60\n@ SOA ns1 hm 1 1 1 1 1\n@ NS ns1\nns1 A 198.51.100.90\n"
+        + lines
+    )
+    sandbox.network.add_server(["198.51.100.90"], [zone])
+    net_server = server_of(sandbox, "192.0.2.20")
+    from trio_dns.testing import Zone
+
+    extra = Zone.from_text(
+        "$ORIGIN net.\n$TTL 60\nevil NS ns1.evil.net.\nns1.evil A 198.51.100.90\n"
+        + "@ SOA ns1.nic.net. hm 1 1 1 1 1\n@ NS ns1.nic.net.",
+        Name.from_text("net."),
+    )
+    del extra, net_server
+    resolver = Resolver(root_hints=sandbox.root_hints, transport=sandbox.network)
+    answer = await resolver.resolve("www.attack.evil.net", "A")
+    assert answer.rcode in (Rcode.SERVFAIL, Rcode.NXDOMAIN)
+    # However it ends, the victim's nameserver names were not all chased.
+    victim_lookups = {str(e.qname) for e in sandbox.network.exchanges if "victim" in str(e.qname)}
+    assert len(victim_lookups) <= resolver.settings.max_glueless_per_delegation
+
+
+async def test_identical_questions_share_one_resolution(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    answers = []
+
+    async def ask() -> None:
+        answers.append(await resolver.resolve("www.example.com", "A"))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(10):
+            nursery.start_soon(ask)
+    assert len(answers) == 10 and all(texts(a) == ["198.51.100.80"] for a in answers)
+    assert len(sandbox.network.queries_for("www.example.com", "A")) == 1
+    assert resolver.stats.shared == 9
+
+
+async def test_broken_minimisation_falls_back_to_the_full_name(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox, resolver = make()
+    server = server_of(sandbox, "198.51.100.10")
+    from trio_dns.testing import answer_query
+
+    zones = server.zones
+
+    def broken(query: Message) -> Message:
+        # Says NXDOMAIN for every name it has no records at, even when names
+        # exist below it (an empty non-terminal): what RFC 9156 warns about.
+        reply = answer_query(zones, query)
+        if (
+            reply.rcode == Rcode.NOERROR
+            and not reply.answer
+            and str(query.question[0].name) == "wild.example.com."
+        ):
+            return attrs.evolve(reply, header=attrs.evolve(reply.header, rcode=Rcode.NXDOMAIN))
+        return reply
+
+    server.set_behaviour(Behaviour(handler=broken))
+    answer = await resolver.resolve("x.y.wild.example.com", "A")
+    assert texts(answer) == ["198.51.100.99"]
+    asked = [str(e.qname) for e in sandbox.network.queries_to("198.51.100.10")]
+    assert "x.y.wild.example.com." in asked
+
+
+async def test_trace_shows_every_hop(autojump_clock: trio.abc.Clock) -> None:
+    _, resolver = make()
+    answer = await resolver.resolve("www.example.com", "A", trace=True)
+    queries = [e for e in answer.trace if e.kind == "query"]
+    assert [str(e.zone) for e in queries][-3:] == [".", "com.", "example.com."]
+    assert all(e.rtt is not None for e in queries)
+    text = "\n".join(e.to_text() for e in answer.trace)
+    assert "referral to com." in text and "answer" in text
+
+
+async def test_invalid_arguments_raise(autojump_clock: trio.abc.Clock) -> None:
+    _, resolver = make()
+    with pytest.raises(DNSError):
+        await resolver.resolve("bad..name", "A")
+    with pytest.raises(DNSError):
+        await resolver.resolve("example.com", "NOSUCHTYPE")
+    with pytest.raises(DNSError):
+        await resolver.resolve("example.com", "AXFR")
+
+
+async def test_eviction_under_a_small_cache(autojump_clock: trio.abc.Clock) -> None:
+    _, resolver = make(max_entries=8)
+    for i in range(10):
+        await resolver.resolve(f"n{i}.example.com", "A")
+    assert len(resolver.cache) <= 8
+    assert resolver.cache.evictions > 0
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer) == ["198.51.100.80"]
+
+
+async def test_default_resolver_flags_and_ids(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    await resolver.resolve("www.example.com", "A")
+    queries = [e.query for e in sandbox.network.exchanges if isinstance(e.query, Message)]
+    assert all(Flag.RD not in q.flags for q in queries)  # iterative queries
+    assert len({q.id for q in queries}) > 1  # random IDs

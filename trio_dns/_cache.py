@@ -1,0 +1,526 @@
+"""The resolver's cache: RRsets and negative answers with TTLs that count down.
+
+Theory of operation: one `OrderedDict` holds every entry, least recently used
+first, keyed by (owner name, type, class). A positive RRset and a NODATA entry
+for the same name and type share a key, so storing one replaces the other. An
+NXDOMAIN covers every type at its name, so it has its own key with a type
+number no RRType can have. Entries remember when they expire (`now + ttl`,
+absolute, in whatever clock the caller uses); nothing here reads a clock, so
+every method takes `now` and tests can name the instant they mean.
+
+Remaining TTLs are rounded down: the TTL handed out never claims more life than
+the entry has left, and an entry with less than one second left counts as
+expired, so no lookup ever returns a TTL of 0 (or below). Expired entries are
+dropped lazily, when a lookup or an insert meets them, or by LRU eviction,
+which keeps both the entry count and an approximate byte count (the records'
+uncompressed wire length plus a fixed overhead per entry and per record) under
+their limits.
+
+Trust follows RFC 2181 section 5.4.1: every entry carries a `Rank`, and new
+data replaces an unexpired entry only if it ranks at least as high. Glue never
+overwrites what an authoritative server said, and callers answering clients
+ask for `min_rank=Rank.ANSWER` so glue is never served as an answer.
+
+Positive data at a name (and a NODATA, which proves the name exists too) also
+removes the NXDOMAIN entries at that name and its ancestors, which it
+contradicts; if one of those outranks it, the new data is refused instead. An
+NXDOMAIN removes nothing: the data cached for the name's types simply ages out,
+and lookups of it are still answered (callers ask for positive data first).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from ._wire.enums import RRClass, RRType
+from ._wire.message import Record
+from ._wire.name import Name
+from ._wire.rdtypes.soa import SOA
+
+
+class Rank(enum.IntEnum):
+    """How far data is trusted (RFC 2181 section 5.4.1), lowest first."""
+
+    ADDITIONAL = 1  # glue and other additional-section data
+    AUTHORITY = 2  # authority section of a non-authoritative reply: a referral's NS set
+    ANSWER = 3  # answer section of a non-authoritative reply
+    AUTH_AUTHORITY = 4  # authority section of an authoritative reply
+    AUTH_ANSWER = 5  # answer section of an authoritative reply
+
+
+class Validation(enum.Enum):
+    """DNSSEC state of an entry (RFC 4035 section 4.3); INDETERMINATE until checked."""
+
+    INDETERMINATE = "indeterminate"
+    SECURE = "secure"
+    INSECURE = "insecure"
+    BOGUS = "bogus"
+
+
+class NegativeKind(enum.Enum):
+    """RFC 2308: the name does not exist, or it has no data of the asked type."""
+
+    NXDOMAIN = "NXDOMAIN"
+    NODATA = "NODATA"
+
+
+@attrs.frozen
+class CachedRRset:
+    """An RRset as a lookup returns it: every TTL is what remains at that instant."""
+
+    name: Name
+    rtype: RRType
+    rclass: RRClass
+    records: tuple[Record, ...]
+    rank: Rank
+    ttl: int
+    validation: Validation = Validation.INDETERMINATE
+    rrsigs: tuple[Record, ...] = ()
+
+
+@attrs.frozen
+class NegativeEntry:
+    """A cached negative answer. `rtype` is None for NXDOMAIN, which covers every type."""
+
+    name: Name
+    rtype: RRType | None
+    rclass: RRClass
+    kind: NegativeKind
+    soa: Record | None
+    ttl: int
+    rank: Rank = Rank.AUTH_ANSWER
+    validation: Validation = Validation.INDETERMINATE
+    proof: tuple[Record, ...] = ()
+
+
+@attrs.frozen
+class CacheStats:
+    """A snapshot of a cache's size and counters."""
+
+    entries: int
+    bytes: int
+    hits: int
+    misses: int
+    negative_hits: int
+    inserts: int
+    refused: int
+    evictions: int
+    expired: int
+
+
+# A type number outside 0..65535: the key of a name's NXDOMAIN entry.
+_NXDOMAIN = -1
+# Rough per-entry and per-record costs beyond the wire octets, so that many tiny
+# entries still count for something against max_bytes.
+ENTRY_OVERHEAD = 128
+RECORD_OVERHEAD = 16
+# Record wire form after the owner name: type, class, TTL, rdlength.
+_FIXED = 10
+
+_Key = tuple[Name, int, int]  # (owner, type or _NXDOMAIN, class)
+
+
+def _remaining(expires: float, now: float) -> int:
+    # Rounded down: a TTL handed out never outlives the entry.
+    return math.floor(expires - now)
+
+
+def _with_ttl(records: tuple[Record, ...], ttl: int) -> tuple[Record, ...]:
+    return tuple(Record(r.name, r.rtype, r.rclass, ttl, r.rdata) for r in records)
+
+
+def _records_size(records: Sequence[Record]) -> int:
+    return sum(
+        len(r.name.to_wire()) + _FIXED + len(r.rdata.to_bytes()) + RECORD_OVERHEAD for r in records
+    )
+
+
+def _self_and_ancestors(name: Name) -> Iterator[Name]:
+    yield name
+    while not name.is_root():
+        name = name.parent()
+        yield name
+
+
+@attrs.define(eq=False)
+class _Positive:
+    records: tuple[Record, ...]
+    rrsigs: tuple[Record, ...]
+    rank: Rank
+    validation: Validation
+    expires: float
+    size: int
+    # The last answer built, reused while the remaining TTL stays the same second.
+    memo: CachedRRset | None = None
+
+    def view(self, ttl: int) -> CachedRRset:
+        memo = self.memo
+        if memo is None or memo.ttl != ttl:
+            first = self.records[0]
+            memo = self.memo = CachedRRset(
+                first.name,
+                first.rtype,
+                first.rclass,
+                _with_ttl(self.records, ttl),
+                self.rank,
+                ttl,
+                self.validation,
+                _with_ttl(self.rrsigs, ttl),
+            )
+        return memo
+
+
+@attrs.define(eq=False)
+class _Negative:
+    name: Name
+    rtype: RRType | None
+    rclass: RRClass
+    kind: NegativeKind
+    soa: Record | None
+    proof: tuple[Record, ...]
+    rank: Rank
+    validation: Validation
+    expires: float
+    size: int
+
+    def view(self, ttl: int, name: Name | None = None) -> NegativeEntry:
+        soa = self.soa
+        if soa is not None:
+            soa = Record(soa.name, soa.rtype, soa.rclass, ttl, soa.rdata)
+        return NegativeEntry(
+            self.name if name is None else name,
+            self.rtype,
+            self.rclass,
+            self.kind,
+            soa,
+            ttl,
+            self.rank,
+            self.validation,
+            _with_ttl(self.proof, ttl),
+        )
+
+
+_Entry = _Positive | _Negative
+
+
+def _at_least(minimum: int) -> Callable[[Any, attrs.Attribute[int], int], None]:
+    def check(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name} must be at least {minimum}, not {value}")
+
+    return check
+
+
+# Validators run once, in __init__: hooks on every attribute write would tax each
+# counter increment on the lookup path.
+@attrs.define(eq=False, on_setattr=attrs.setters.NO_OP)
+class Cache:
+    """A bounded TTL cache of RRsets and negative answers; every method takes `now`.
+
+    `max_bytes` bounds an estimate (records' wire length plus `ENTRY_OVERHEAD` per
+    entry and `RECORD_OVERHEAD` per record), not the process's memory. Negative
+    answers without an SOA are cached for `no_soa_negative_ttl` seconds (0: not
+    cached at all, the default). Settings are checked when the cache is made;
+    a limit lowered later takes effect at the next insert.
+    """
+
+    max_entries: int = attrs.field(default=100_000, kw_only=True, validator=_at_least(1))
+    max_bytes: int = attrs.field(default=64 * 1024 * 1024, kw_only=True, validator=_at_least(0))
+    min_ttl: int = attrs.field(default=0, kw_only=True, validator=_at_least(0))
+    max_ttl: int = attrs.field(default=86400, kw_only=True, validator=_at_least(1))
+    max_negative_ttl: int = attrs.field(default=3600, kw_only=True, validator=_at_least(0))
+    no_soa_negative_ttl: int = attrs.field(default=0, kw_only=True, validator=_at_least(0))
+
+    # Counters. A lookup is one get_rrset or get_negative call; closest_delegation
+    # is a walk, not a lookup, and counts nothing.
+    hits: int = attrs.field(default=0, init=False)
+    misses: int = attrs.field(default=0, init=False)
+    negative_hits: int = attrs.field(default=0, init=False)  # the hits of get_negative
+    inserts: int = attrs.field(default=0, init=False)
+    refused: int = attrs.field(default=0, init=False)  # puts turned down by rank
+    evictions: int = attrs.field(default=0, init=False)  # dropped for room (LRU)
+    expired: int = attrs.field(default=0, init=False)  # dropped when found expired
+
+    _entries: OrderedDict[_Key, _Entry] = attrs.field(init=False, factory=OrderedDict)
+    _bytes: int = attrs.field(default=0, init=False)
+    _nxdomains: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_ttl < self.min_ttl:
+            raise ValueError(f"max_ttl {self.max_ttl} is below min_ttl {self.min_ttl}")
+
+    # -- size --------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def size_bytes(self) -> int:
+        """The approximate size of everything stored, as counted against max_bytes."""
+        return self._bytes
+
+    def stats(self) -> CacheStats:
+        return CacheStats(
+            entries=len(self._entries),
+            bytes=self._bytes,
+            hits=self.hits,
+            misses=self.misses,
+            negative_hits=self.negative_hits,
+            inserts=self.inserts,
+            refused=self.refused,
+            evictions=self.evictions,
+            expired=self.expired,
+        )
+
+    def flush(self) -> None:
+        """Forget every entry (the counters stay)."""
+        self._entries.clear()
+        self._bytes = 0
+        self._nxdomains = 0
+
+    def remove(self, name: Name, rtype: RRType | None, rclass: RRClass = RRClass.IN) -> bool:
+        """Forget the entry for (name, rtype, rclass), positive or negative.
+
+        `rtype=None` removes the name's NXDOMAIN entry. True if there was one.
+        """
+        key = (name, _NXDOMAIN if rtype is None else rtype, rclass)
+        if key not in self._entries:
+            return False
+        self._drop(key)
+        return True
+
+    # -- positive data -------------------------------------------------------------
+
+    def put_rrset(
+        self,
+        records: Sequence[Record],
+        rank: Rank,
+        now: float,
+        *,
+        rrsigs: Sequence[Record] = (),
+        validation: Validation = Validation.INDETERMINATE,
+    ) -> bool:
+        """Store one RRset (records sharing name, type and class). True if stored.
+
+        The TTL is the least of the records' (and the RRSIGs') TTLs, clamped to
+        [min_ttl, max_ttl]; a TTL of 0 means "do not cache" and is honoured even
+        when min_ttl is higher. Duplicate records are stored once. Not stored
+        (False): an empty set, TTL 0, an entry bigger than max_bytes, and data
+        outranked by an unexpired entry for the same key or by an unexpired
+        NXDOMAIN at the name or an ancestor.
+        """
+        if not records:
+            return False
+        first = records[0]
+        name, rtype, rclass = first.name, first.rtype, first.rclass
+        for record in records:
+            if record.rtype != rtype or record.rclass != rclass or record.name != name:
+                raise ValueError(f"{record} is not in the RRset of {name} {rclass} {rtype}")
+        for sig in rrsigs:
+            if sig.rtype != RRType.RRSIG or sig.rclass != rclass or sig.name != name:
+                raise ValueError(f"{sig} is not an RRSIG for {name} {rclass}")
+        ttl = min(r.ttl for r in (*records, *rrsigs))
+        if ttl <= 0:
+            return False
+        ttl = min(max(ttl, self.min_ttl), self.max_ttl)
+        # An RRset is a set (RFC 2181 section 5): keep the first of any duplicates.
+        by_rdata: dict[bytes, Record] = {}
+        for record in records:
+            by_rdata.setdefault(record.rdata.to_bytes(), record)
+        unique = tuple(by_rdata.values())
+        size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(rrsigs)
+        if size > self.max_bytes:
+            return False
+        key = (name, rtype, rclass)
+        if not self._may_replace(key, rank, now) or not self._clear_nxdomains(
+            name, rclass, rank, now
+        ):
+            self.refused += 1
+            return False
+        entry = _Positive(unique, tuple(rrsigs), rank, validation, now + ttl, size)
+        self._insert(key, entry)
+        return True
+
+    def get_rrset(
+        self,
+        name: Name,
+        rtype: RRType,
+        rclass: RRClass,
+        now: float,
+        *,
+        min_rank: Rank = Rank.ADDITIONAL,
+    ) -> CachedRRset | None:
+        """The unexpired RRset of at least `min_rank`, its TTLs counted down; or None.
+
+        Callers answering clients pass `min_rank=Rank.ANSWER`, so that glue and
+        referral NS sets are never handed out as answers.
+        """
+        key = (name, rtype, rclass)
+        entry = self._live(key, now)
+        if isinstance(entry, _Positive) and entry.rank >= min_rank:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry.view(_remaining(entry.expires, now))
+        self.misses += 1
+        return None
+
+    def closest_delegation(self, name: Name, rclass: RRClass, now: float) -> CachedRRset | None:
+        """The unexpired NS RRset (any rank) at `name` or its deepest ancestor that has one.
+
+        That is the zone cut where iterative resolution of `name` can start.
+        """
+        for ancestor in _self_and_ancestors(name):
+            key = (ancestor, RRType.NS, rclass)
+            entry = self._live(key, now)
+            if isinstance(entry, _Positive):
+                self._entries.move_to_end(key)
+                return entry.view(_remaining(entry.expires, now))
+        return None
+
+    # -- negative answers ----------------------------------------------------------
+
+    def put_negative(
+        self,
+        name: Name,
+        rtype: RRType | None,
+        rclass: RRClass,
+        soa: Record | None,
+        now: float,
+        *,
+        kind: NegativeKind,
+        proof: Sequence[Record] = (),
+        rank: Rank = Rank.AUTH_ANSWER,
+        validation: Validation = Validation.INDETERMINATE,
+    ) -> bool:
+        """Store an NXDOMAIN (for every type at `name`; `rtype` is ignored) or NODATA.
+
+        The TTL is RFC 2308 section 5's: the lesser of the SOA record's TTL and its
+        MINIMUM field, at most max_negative_ttl; without an SOA it is
+        no_soa_negative_ttl (0 by default: not cached). `proof` holds the NSEC or
+        NSEC3 records and RRSIGs that prove the denial, kept for DNSSEC. The rank
+        rules are put_rrset's; negative answers come from authoritative servers,
+        hence the default rank. True if stored.
+        """
+        if kind is NegativeKind.NODATA and rtype is None:
+            raise ValueError("a NODATA entry needs the type that has no data")
+        if soa is None:
+            ttl = self.no_soa_negative_ttl
+        else:
+            if not isinstance(soa.rdata, SOA):
+                raise ValueError(f"{soa} is not an SOA record")
+            ttl = min(soa.ttl, soa.rdata.minimum)
+        ttl = min(ttl, self.max_negative_ttl)
+        if ttl <= 0:
+            return False
+        size = ENTRY_OVERHEAD + _records_size(proof) + (_records_size((soa,)) if soa else 0)
+        if size > self.max_bytes:
+            return False
+        if kind is NegativeKind.NXDOMAIN:
+            rtype = None
+            key = (name, _NXDOMAIN, rclass)
+            allowed = self._may_replace(key, rank, now)
+        else:
+            assert rtype is not None
+            key = (name, rtype, rclass)
+            # NODATA says the name exists, which contradicts NXDOMAINs at or above it.
+            allowed = self._may_replace(key, rank, now) and self._clear_nxdomains(
+                name, rclass, rank, now
+            )
+        if not allowed:
+            self.refused += 1
+            return False
+        entry = _Negative(
+            name, rtype, rclass, kind, soa, tuple(proof), rank, validation, now + ttl, size
+        )
+        self._insert(key, entry)
+        return True
+
+    def get_negative(
+        self, name: Name, rtype: RRType | None, rclass: RRClass, now: float
+    ) -> NegativeEntry | None:
+        """A cached negative answer for (name, rtype), its TTLs counted down; or None.
+
+        An NXDOMAIN at the name answers every type. So does one at an ancestor
+        (RFC 8020: nothing exists below a name that does not exist); the entry
+        returned then names `name` and carries the ancestor's SOA, proof and TTL.
+        """
+        for ancestor in _self_and_ancestors(name) if self._nxdomains else ():
+            key = (ancestor, _NXDOMAIN, rclass)
+            entry = self._live(key, now)
+            if isinstance(entry, _Negative):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                self.negative_hits += 1
+                return entry.view(_remaining(entry.expires, now), name)
+        if rtype is not None:
+            key = (name, rtype, rclass)
+            entry = self._live(key, now)
+            if isinstance(entry, _Negative):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                self.negative_hits += 1
+                return entry.view(_remaining(entry.expires, now))
+        self.misses += 1
+        return None
+
+    # -- bookkeeping -----------------------------------------------------------------
+
+    def _live(self, key: _Key, now: float) -> _Entry | None:
+        """The entry at `key` unless it has expired (then it is dropped)."""
+        entry = self._entries.get(key)
+        if entry is not None and _remaining(entry.expires, now) < 1:
+            self._drop(key)
+            self.expired += 1
+            return None
+        return entry
+
+    def _may_replace(self, key: _Key, rank: Rank, now: float) -> bool:
+        entry = self._live(key, now)
+        return entry is None or rank >= entry.rank
+
+    def _clear_nxdomains(self, name: Name, rclass: RRClass, rank: Rank, now: float) -> bool:
+        """Drop the NXDOMAINs at `name` and above that data at `name` contradicts.
+
+        Changes nothing and returns False if one of them outranks `rank`.
+        """
+        if not self._nxdomains:
+            return True
+        found = []
+        for ancestor in _self_and_ancestors(name):
+            key = (ancestor, _NXDOMAIN, rclass)
+            entry = self._live(key, now)
+            if entry is not None:
+                if entry.rank > rank:
+                    return False
+                found.append(key)
+        for key in found:
+            self._drop(key)
+        return True
+
+    def _insert(self, key: _Key, entry: _Entry) -> None:
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = entry
+        self._bytes += entry.size
+        if key[1] == _NXDOMAIN:
+            self._nxdomains += 1
+        self.inserts += 1
+        # The new entry is last and fits alone, so eviction stops before reaching it.
+        while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+            old_key, old = self._entries.popitem(last=False)
+            self._forget(old_key, old)
+            self.evictions += 1
+
+    def _drop(self, key: _Key) -> None:
+        self._forget(key, self._entries.pop(key))
+
+    def _forget(self, key: _Key, entry: _Entry) -> None:
+        self._bytes -= entry.size
+        if key[1] == _NXDOMAIN:
+            self._nxdomains -= 1

@@ -1,0 +1,672 @@
+"""The recursive resolver: drives the pure decisions through the network.
+
+Theory of operation: `Resolver.resolve` answers one client question. It first
+looks in the cache; what is missing it finds by iteration (RFC 1034 section 5.3.3):
+start at the deepest zone cut whose nameservers are cached (or the root, primed
+from the hints per RFC 8109), ask one of its servers, and let `classify_reply`
+say whether the reply is the answer, a referral one level down, a CNAME to
+restart from, a negative answer, or a lame server. Each question to a zone's
+servers is a staggered race (`_race.py`): the best-ranked address first, the next
+one after a delay or a failure, first good reply wins and the rest are cancelled;
+each attempt has its own timeout from the server's smoothed RTT.
+
+Names are revealed one label at a time (QNAME minimisation, RFC 9156) until the
+zone cut above the full name is found; a server that answers NXDOMAIN to a
+minimised name is asked the full name instead, for broken servers do that for
+empty non-terminals.
+
+Everything that follows the network is bounded by a per-question `_Work` budget:
+total upstream queries, referral steps, CNAME chain length, nameserver names
+resolved per delegation (NXNSAttack) and nesting of those lookups, plus an
+overall deadline. Running out gives SERVFAIL with an Extended DNS Error, never a
+hang. Nameserver names without glue are resolved concurrently; a lookup that would
+ask a question already being asked further up its own chain is skipped, so two
+zones whose servers live in each other cannot loop. Identical client questions in
+flight at once share one resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import attrs
+import trio
+
+from ._answer import Answer, TraceEvent, servfail
+from ._cache import Cache, NegativeKind, Rank
+from ._errors import DNSError, UnknownType
+from ._exchange import Exchanger
+from ._race import RaceFailed, race
+from ._recursion import Classification, Outcome, classify_reply
+from ._servers import ServerSelection
+from ._transport import Address, SocketTransport, Transport, normalize_address
+from ._wire.edns import Edns
+from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
+from ._wire.message import Message, Record
+from ._wire.name import ROOT, Name
+from ._wire.rdtypes.address import AAAA, A
+from ._wire.rdtypes.single_name import CNAME, NS
+
+# Types a client may not ask a recursive resolver for.
+_REFUSED_TYPES = frozenset({RRType.OPT, RRType.AXFR, RRType.IXFR, RRType.TSIG, RRType.TKEY})
+MAX_MINIMISE_COUNT = 10  # RFC 9156 section 2.3: then stop minimising
+
+
+@attrs.frozen
+class ResolverSettings:
+    qname_minimisation: bool = True
+    use_ipv4: bool = True
+    use_ipv6: bool = True
+    deadline: float = 10.0  # seconds for one client question, start to finish
+    max_queries: int = 100  # upstream queries per client question
+    max_referrals: int = 30
+    max_chain: int = 12  # CNAME/DNAME links followed
+    max_glueless_per_delegation: int = 4  # NS names resolved for one zone cut
+    max_glueless_depth: int = 4  # nameserver lookups nested inside each other
+    rounds: int = 4  # times each zone's server list is gone through before giving up
+    port: int = 53  # the port nameservers listen on
+    edns_payload: int = 1232
+
+
+@attrs.define
+class ResolverStats:
+    questions: int = 0
+    cache_answers: int = 0
+    upstream_queries: int = 0
+    timeouts: int = 0
+    lame_replies: int = 0
+    server_errors: int = 0
+    servfails: int = 0
+    shared: int = 0  # questions that joined one already in flight
+
+
+class _OutOfBudget(DNSError):
+    def __init__(self, code: EdeCode, text: str) -> None:
+        self.code = code
+        self.text = text
+        super().__init__(text)
+
+
+class _NoServers(DNSError):
+    pass
+
+
+@attrs.define(eq=False)
+class _Work:
+    """The budget and trace of one client question, shared by all its sub-lookups."""
+
+    settings: ResolverSettings
+    started: float
+    trace: list[TraceEvent] | None
+    queries: int = 0
+
+    def spend_query(self) -> None:
+        self.queries += 1
+        if self.queries > self.settings.max_queries:
+            raise _OutOfBudget(
+                EdeCode.OTHER, f"gave up after {self.settings.max_queries} upstream queries"
+            )
+
+    def note(self, event: TraceEvent) -> None:
+        if self.trace is not None:
+            self.trace.append(event)
+
+    def elapsed(self) -> float:
+        return trio.current_time() - self.started
+
+
+@attrs.define(eq=False)
+class _Flight:
+    done: trio.Event = attrs.Factory(trio.Event)
+    answer: Answer | None = None
+
+
+@attrs.frozen
+class _Step:
+    """What iterating for one name found: the classified final reply."""
+
+    result: Classification
+
+
+def _hint_records(hints: Sequence[Record]) -> tuple[tuple[Record, ...], dict[Name, list[Address]]]:
+    ns = tuple(r for r in hints if r.rtype == RRType.NS and r.name == ROOT)
+    addresses: dict[Name, list[Address]] = {}
+    for record in hints:
+        if isinstance(record.rdata, A | AAAA):
+            addresses.setdefault(record.name, []).append(
+                normalize_address(record.rdata.address, 53)
+            )
+    return ns, addresses
+
+
+@attrs.define(eq=False)
+class Resolver:
+    """A recursive resolver with its own cache. `await resolver.resolve(name, qtype)`."""
+
+    root_hints: Sequence[Record] | None = None
+    transport: Transport = attrs.Factory(SocketTransport)
+    cache: Cache = attrs.Factory(Cache)
+    settings: ResolverSettings = attrs.Factory(ResolverSettings)
+    stats: ResolverStats = attrs.Factory(ResolverStats)
+    servers: ServerSelection = attrs.Factory(ServerSelection)
+    _exchanger: Exchanger = attrs.field(init=False)
+    _hint_ns: tuple[Record, ...] = attrs.field(init=False)
+    _hint_addresses: dict[Name, list[Address]] = attrs.field(init=False)
+    _in_flight: dict[tuple[Name, RRType, RRClass], _Flight] = attrs.field(init=False, factory=dict)
+    _priming: trio.Event | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.root_hints is None:
+            from ._wire.root_data import root_hints
+
+            self.root_hints = root_hints()
+        self._exchanger = Exchanger(self.transport)
+        self._hint_ns, self._hint_addresses = _hint_records(self.root_hints)
+        if not self._hint_ns:
+            raise DNSError("the root hints name no root nameservers")
+
+    @property
+    def exchange_stats(self) -> object:
+        return self._exchanger.stats
+
+    # -- the public entry point --------------------------------------------------
+
+    async def resolve(
+        self,
+        name: Name | str,
+        qtype: RRType | str | int = RRType.A,
+        qclass: RRClass | str | int = RRClass.IN,
+        *,
+        trace: bool = False,
+    ) -> Answer:
+        """Resolve a question. Failure is an Answer with SERVFAIL and a reason;
+        an invalid name or type raises DNSError."""
+        qname = Name.make(name)
+        rtype = RRType.make(qtype)
+        rclass = RRClass.make(qclass)
+        if rtype in _REFUSED_TYPES:
+            raise UnknownType(f"{rtype.name} cannot be resolved recursively")
+        self.stats.questions += 1
+        key = (qname, rtype, rclass)
+        while not trace and (flight := self._in_flight.get(key)) is not None:
+            self.stats.shared += 1
+            await flight.done.wait()
+            if flight.answer is not None:
+                return flight.answer
+            # The resolution we joined was cancelled; start our own.
+        flight = _Flight()
+        if not trace:
+            self._in_flight[key] = flight
+        try:
+            flight.answer = await self._resolve_with_deadline(qname, rtype, rclass, trace)
+            return flight.answer
+        finally:
+            if self._in_flight.get(key) is flight:
+                del self._in_flight[key]
+            flight.done.set()
+
+    async def _resolve_with_deadline(
+        self, qname: Name, qtype: RRType, qclass: RRClass, trace: bool
+    ) -> Answer:
+        work = _Work(self.settings, trio.current_time(), [] if trace else None)
+        answer: Answer | None = None
+        with trio.move_on_after(self.settings.deadline):
+            try:
+                answer = await self._resolve_name(qname, qtype, qclass, work, ())
+            except _OutOfBudget as exc:
+                answer = servfail(qname, qtype, qclass, exc.code, exc.text)
+            except (_NoServers, RaceFailed) as exc:
+                answer = servfail(qname, qtype, qclass, EdeCode.NO_REACHABLE_AUTHORITY, str(exc))
+        if answer is None:
+            answer = servfail(
+                qname,
+                qtype,
+                qclass,
+                EdeCode.NO_REACHABLE_AUTHORITY,
+                f"no answer within the {self.settings.deadline:g} s deadline",
+            )
+        if answer.rcode == Rcode.SERVFAIL:
+            self.stats.servfails += 1
+        if work.trace is not None:
+            answer = attrs.evolve(answer, trace=tuple(work.trace))
+        return answer
+
+    # -- cache, then iteration, following CNAMEs ----------------------------------
+
+    async def _resolve_name(
+        self,
+        qname: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        work: _Work,
+        path: tuple[tuple[Name, RRType], ...],
+    ) -> Answer:
+        chain: list[Record] = []
+        current = qname
+        seen: set[Name] = set()
+        for _ in range(self.settings.max_chain + 1):
+            if current in seen:
+                return servfail(qname, qtype, qclass, EdeCode.OTHER, f"CNAME loop at {current}")
+            seen.add(current)
+            cached = self._from_cache(qname, current, qtype, qclass, chain, work)
+            if isinstance(cached, Answer):
+                return cached
+            if cached is not None:
+                chain.append(cached)
+                if sum(1 for r in chain if r.rtype == RRType.CNAME) > self.settings.max_chain:
+                    break
+                assert isinstance(cached.rdata, CNAME)
+                current = cached.rdata.target
+                continue
+
+            step = await self._iterate(current, qtype, qclass, work, path)
+            result = step.result
+            chain.extend(result.answer if result.outcome != Outcome.ANSWER else result.chain)
+            if sum(1 for r in chain if r.rtype == RRType.CNAME) > self.settings.max_chain:
+                break
+            if result.outcome == Outcome.ANSWER:
+                ttl = min(r.ttl for r in result.answer)
+                return Answer(
+                    qname, qtype, qclass, Rcode.NOERROR, tuple(chain) + _data(result), ttl=ttl
+                )
+            if result.outcome == Outcome.CNAME:
+                assert result.target is not None
+                current = result.target
+                continue
+            negative_rcode = Rcode.NXDOMAIN if result.outcome == Outcome.NXDOMAIN else Rcode.NOERROR
+            final = result.target or current
+            self.cache.put_negative(
+                final,
+                None if negative_rcode == Rcode.NXDOMAIN else qtype,
+                qclass,
+                result.soa,
+                trio.current_time(),
+                kind=NegativeKind.NXDOMAIN
+                if negative_rcode == Rcode.NXDOMAIN
+                else NegativeKind.NODATA,
+            )
+            return Answer(
+                qname,
+                qtype,
+                qclass,
+                negative_rcode,
+                tuple(chain),
+                soa=result.soa,
+                ttl=_negative_ttl(result.soa),
+            )
+        return servfail(
+            qname,
+            qtype,
+            qclass,
+            EdeCode.OTHER,
+            f"CNAME chain longer than {self.settings.max_chain}",
+        )
+
+    def _from_cache(
+        self,
+        qname: Name,
+        current: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        chain: list[Record],
+        work: _Work,
+    ) -> Answer | Record | None:
+        """An Answer from cache, a cached CNAME to follow, or None (go and ask)."""
+        now = trio.current_time()
+        hit = self.cache.get_rrset(current, qtype, qclass, now, min_rank=Rank.ANSWER)
+        if hit is not None:
+            work.note(TraceEvent(work.elapsed(), "cache", current, qtype, outcome="answer"))
+            self.stats.cache_answers += 1
+            return Answer(
+                qname,
+                qtype,
+                qclass,
+                Rcode.NOERROR,
+                (*chain, *hit.records),
+                ttl=hit.ttl,
+                from_cache=True,
+            )
+        if qtype != RRType.CNAME:
+            cname = self.cache.get_rrset(current, RRType.CNAME, qclass, now, min_rank=Rank.ANSWER)
+            if cname is not None:
+                work.note(
+                    TraceEvent(work.elapsed(), "cache", current, RRType.CNAME, outcome="CNAME")
+                )
+                return cname.records[0]
+        negative = self.cache.get_negative(current, qtype, qclass, now)
+        if negative is not None:
+            work.note(
+                TraceEvent(work.elapsed(), "cache", current, qtype, outcome=negative.kind.name)
+            )
+            self.stats.cache_answers += 1
+            rcode = Rcode.NXDOMAIN if negative.kind == NegativeKind.NXDOMAIN else Rcode.NOERROR
+            return Answer(
+                qname,
+                qtype,
+                qclass,
+                rcode,
+                tuple(chain),
+                soa=negative.soa,
+                ttl=negative.ttl,
+                from_cache=True,
+            )
+        return None
+
+    # -- iteration ---------------------------------------------------------------
+
+    async def _iterate(
+        self,
+        qname: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        work: _Work,
+        path: tuple[tuple[Name, RRType], ...],
+    ) -> _Step:
+        path = (*path, (qname, qtype))
+        # DS lives on the parent side of a zone cut (RFC 4035 section 3.1.4.1).
+        start_name = qname.parent() if qtype == RRType.DS and not qname.is_root() else qname
+        zone, ns = await self._closest_servers(start_name, qclass, work, path)
+        minimise = self.settings.qname_minimisation
+        depth = len(zone)
+        minimised_steps = 0
+        for _ in range(self.settings.max_referrals):
+            ask_name, ask_type = qname, qtype
+            if minimise and depth < len(qname) and minimised_steps < MAX_MINIMISE_COUNT:
+                depth += 1
+                minimised_steps += 1
+                ask_name = qname.ancestor(depth)
+                if ask_name != qname:
+                    ask_type = RRType.A  # RFC 9156 section 2.1
+            result = await self._ask_zone(zone, ns, ask_name, ask_type, qclass, work, path)
+            self._store(result)
+            if result.outcome == Outcome.REFERRAL:
+                assert result.referral is not None
+                if result.answer:
+                    # An in-zone CNAME whose target is delegated further down: the
+                    # referral is cached, so restarting at the target finds it.
+                    return _Step(attrs.evolve(result, outcome=Outcome.CNAME))
+                if not result.referral.zone.is_subdomain(zone) or result.referral.zone == zone:
+                    raise _OutOfBudget(EdeCode.OTHER, f"referral loop at {zone}")
+                zone, ns = result.referral.zone, result.referral.ns
+                depth = len(zone)
+                continue
+            if ask_name != qname:
+                if result.outcome == Outcome.NXDOMAIN:
+                    # Broken servers say NXDOMAIN for empty non-terminals: ask in full.
+                    minimise = False
+                    depth = len(zone)
+                continue  # no cut at this name: reveal one more label
+            return _Step(result)
+        raise _OutOfBudget(EdeCode.OTHER, f"more than {self.settings.max_referrals} referrals")
+
+    async def _closest_servers(
+        self, name: Name, qclass: RRClass, work: _Work, path: tuple[tuple[Name, RRType], ...]
+    ) -> tuple[Name, tuple[Record, ...]]:
+        cached = self.cache.closest_delegation(name, qclass, trio.current_time())
+        if cached is not None and not cached.name.is_root():
+            return cached.name, cached.records
+        await self._prime(work)
+        root = self.cache.get_rrset(ROOT, RRType.NS, qclass, trio.current_time())
+        if root is not None:
+            return ROOT, root.records
+        return ROOT, self._hint_ns
+
+    async def _prime(self, work: _Work) -> None:
+        """Learn the current root NS set from the hints (RFC 8109), once at a time."""
+        now = trio.current_time()
+        if self.cache.get_rrset(ROOT, RRType.NS, RRClass.IN, now, min_rank=Rank.AUTH_ANSWER):
+            return
+        if self._priming is not None:
+            await self._priming.wait()
+            return
+        self._priming = done = trio.Event()
+        try:
+            result = await self._ask_zone(
+                ROOT, self._hint_ns, ROOT, RRType.NS, RRClass.IN, work, ((ROOT, RRType.NS),)
+            )
+            self._store(result)
+        except (RaceFailed, _NoServers):
+            # Fall back to the hints themselves; the next question will prime again.
+            work.note(TraceEvent(work.elapsed(), "note", ROOT, RRType.NS, outcome="priming failed"))
+        finally:
+            self._priming = None
+            done.set()
+
+    def _store(self, result: Classification) -> None:
+        now = trio.current_time()
+        for records, rank in result.to_cache:
+            self.cache.put_rrset(records, rank, now)
+
+    # -- asking one zone's servers -------------------------------------------------
+
+    async def _ask_zone(
+        self,
+        zone: Name,
+        ns: Sequence[Record],
+        qname: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        work: _Work,
+        path: tuple[tuple[Name, RRType], ...],
+    ) -> Classification:
+        names = [r.rdata.target for r in ns if isinstance(r.rdata, NS)]
+        addresses, missing = self._known_addresses(names, zone)
+        errors: list[tuple[object, BaseException]] = []
+        for round_ in range(self.settings.rounds):
+            if round_ == 1 and missing:
+                # The servers we had addresses for all failed (or there were none):
+                # now it is worth resolving the nameserver names that came without glue.
+                addresses += await self._resolve_glueless(missing, zone, work, path)
+            if not addresses:
+                if missing and round_ == 0:
+                    continue
+                break
+            candidates = self.servers.rank(addresses, trio.current_time())
+            try:
+                return await self._race(zone, candidates, qname, qtype, qclass, work)
+            except RaceFailed as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise RaceFailed(errors)
+        raise _NoServers(f"no usable address for any nameserver of {zone}")
+
+    def _known_addresses(self, names: list[Name], zone: Name) -> tuple[list[Address], list[Name]]:
+        now = trio.current_time()
+        addresses: list[Address] = []
+        missing: list[Name] = []
+        families = []
+        if self.settings.use_ipv4:
+            families.append(RRType.A)
+        if self.settings.use_ipv6:
+            families.append(RRType.AAAA)
+        for name in names:
+            found = False
+            for rtype in families:
+                cached = self.cache.get_rrset(name, rtype, RRClass.IN, now)
+                if cached is not None:
+                    found = True
+                    addresses.extend(self._addresses_of(cached.records))
+            if not found and zone.is_root():
+                hinted = self._hint_addresses.get(name, [])
+                hinted = [a for a in hinted if self._family_allowed(a)]
+                if hinted:
+                    found = True
+                    addresses.extend(hinted)
+            if not found:
+                missing.append(name)
+        return self.servers.rank(addresses, now), missing
+
+    def _family_allowed(self, address: Address) -> bool:
+        return self.settings.use_ipv6 if ":" in address[0] else self.settings.use_ipv4
+
+    def _addresses_of(self, records: Sequence[Record]) -> list[Address]:
+        out = []
+        for record in records:
+            if isinstance(record.rdata, A | AAAA):
+                address = normalize_address(record.rdata.address, self.settings.port)
+                if self._family_allowed(address):
+                    out.append(address)
+        return out
+
+    async def _resolve_glueless(
+        self, names: list[Name], zone: Name, work: _Work, path: tuple[tuple[Name, RRType], ...]
+    ) -> list[Address]:
+        """Addresses for nameserver names that came without glue, looked up concurrently."""
+        if len(path) > self.settings.max_glueless_depth:
+            raise _OutOfBudget(EdeCode.OTHER, "nameserver lookups nested too deeply")
+        wanted = []
+        for name in names:
+            if name.is_subdomain(zone):
+                continue  # only glue could have told us; asking the zone itself would loop
+            if any(name == asked for asked, _ in path):
+                continue  # already being resolved further up this chain: a cycle
+            wanted.append(name)
+        wanted = wanted[: self.settings.max_glueless_per_delegation]
+        found: list[Address] = []
+
+        async def lookup(name: Name, rtype: RRType) -> None:
+            work.note(
+                TraceEvent(work.elapsed(), "glueless", name, rtype, zone=zone, outcome="resolving")
+            )
+            try:
+                answer = await self._resolve_name(name, rtype, RRClass.IN, work, path)
+            except (RaceFailed, _NoServers):
+                return
+            found.extend(self._addresses_of(answer.rrset(rtype)))
+
+        # IPv4 first, all names at once; IPv6 only if that found nothing, which
+        # halves the cost of the common case.
+        for rtype, enabled in (
+            (RRType.A, self.settings.use_ipv4),
+            (RRType.AAAA, self.settings.use_ipv6),
+        ):
+            if not enabled:
+                continue
+            async with trio.open_nursery() as nursery:
+                for name in wanted:
+                    nursery.start_soon(lookup, name, rtype)
+            if found:
+                break
+        return found
+
+    async def _race(
+        self,
+        zone: Name,
+        candidates: list[Address],
+        qname: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        work: _Work,
+    ) -> Classification:
+        zone_key = zone.canonical_wire()
+        usable = [a for a in candidates if not self.servers.is_lame(a, zone_key)] or candidates
+
+        async def attempt(address: Address) -> Classification:
+            work.spend_query()
+            self.stats.upstream_queries += 1
+            query = Message.make_query(
+                qname, qtype, qclass, flags=Flag(0), edns=Edns(payload=self.settings.edns_payload)
+            )
+            started = trio.current_time()
+            timeout = self.servers.timeout(address)
+            try:
+                with trio.fail_after(timeout):
+                    reply = await self._exchanger.exchange(address, query)
+            except trio.TooSlowError:
+                self.stats.timeouts += 1
+                self.servers.record_timeout(address, trio.current_time())
+                self._trace_query(
+                    work, zone, qname, qtype, address, f"timeout after {timeout:.2f} s", None
+                )
+                raise
+            except (DNSError, OSError) as exc:
+                self.servers.record_failure(address, trio.current_time())
+                self._trace_query(work, zone, qname, qtype, address, f"error: {exc}", None)
+                raise
+            rtt = trio.current_time() - started
+            result = classify_reply(reply, qname, qtype, zone)
+            self._trace_query(work, zone, qname, qtype, address, _describe(result), rtt)
+            if result.outcome == Outcome.LAME:
+                self.stats.lame_replies += 1
+                self.servers.mark_lame(address, zone_key)
+                self.servers.record_failure(address, trio.current_time())
+                raise _Unusable(f"{address[0]} is lame for {zone}: {result.reason}")
+            if result.outcome == Outcome.SERVER_ERROR:
+                self.stats.server_errors += 1
+                self.servers.record_failure(address, trio.current_time())
+                raise _Unusable(f"{address[0]}: {result.reason}")
+            self.servers.record_success(address, rtt)
+            return result
+
+        outcome = await race(usable, attempt, self.servers.stagger)
+        if work.trace is not None:
+            for event in reversed(work.trace):
+                if event.server == outcome.winner and event.kind == "query":
+                    work.trace[work.trace.index(event)] = attrs.evolve(
+                        event, winner=outcome.started > 1
+                    )
+                    break
+        return outcome.value
+
+    def _trace_query(
+        self,
+        work: _Work,
+        zone: Name,
+        qname: Name,
+        qtype: RRType,
+        address: Address,
+        outcome: str,
+        rtt: float | None,
+    ) -> None:
+        if work.trace is not None:
+            work.note(
+                TraceEvent(work.elapsed(), "query", qname, qtype, zone, address, outcome, rtt)
+            )
+
+
+class _Unusable(DNSError):
+    """A reply that means this server cannot help (lame, SERVFAIL, ...)."""
+
+
+def _describe(result: Classification) -> str:
+    if result.outcome == Outcome.REFERRAL and result.referral is not None:
+        return f"referral to {result.referral.zone}"
+    if result.outcome in (Outcome.LAME, Outcome.SERVER_ERROR):
+        return f"{result.outcome.value}: {result.reason}"
+    if result.outcome == Outcome.CNAME and result.target is not None:
+        return f"CNAME to {result.target}"
+    return str(result.outcome.value)
+
+
+def _data(result: Classification) -> tuple[Record, ...]:
+    chain = set(id(r) for r in result.chain)
+    return tuple(r for r in result.answer if id(r) not in chain)
+
+
+def _negative_ttl(soa: Record | None) -> int:
+    if soa is None:
+        return 0
+    minimum = getattr(soa.rdata, "minimum", soa.ttl)
+    return int(min(soa.ttl, minimum))
+
+
+_default: Resolver | None = None
+
+
+def default_resolver() -> Resolver:
+    """The process-wide resolver behind `trio_dns.resolve`."""
+    global _default
+    if _default is None:
+        _default = Resolver()
+    return _default
+
+
+async def resolve(
+    name: Name | str, qtype: RRType | str | int = RRType.A, qclass: RRClass | str | int = RRClass.IN
+) -> Answer:
+    """Resolve `name` from the root servers with the process-wide resolver and cache."""
+    return await default_resolver().resolve(name, qtype, qclass)
+
+
+_ = math
