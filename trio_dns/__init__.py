@@ -3,12 +3,24 @@
 The public API is re-exported here from private modules; see the guide in docs/.
 """
 
+from ._answer import Answer as Answer
+from ._answer import TraceEvent as TraceEvent
+from ._cache import Cache as Cache
+from ._cache import CacheStats as CacheStats
 from ._errors import DNSError as DNSError
 from ._errors import InvalidName as InvalidName
 from ._errors import InvalidRdata as InvalidRdata
 from ._errors import MalformedMessage as MalformedMessage
 from ._errors import UnknownType as UnknownType
 from ._errors import ZoneFileError as ZoneFileError
+from ._exchange import ExchangeError as ExchangeError
+from ._resolver import Resolver as Resolver
+from ._resolver import ResolverSettings as ResolverSettings
+from ._resolver import resolve as resolve
+from ._stub import QueryTimeout as QueryTimeout
+from ._stub import StubResolver as StubResolver
+from ._transport import SocketTransport as SocketTransport
+from ._transport import Transport as Transport
 from ._wire.edns import Cookie as Cookie
 from ._wire.edns import Edns as Edns
 from ._wire.edns import EdnsOption as EdnsOption
@@ -30,5 +42,37 @@ from ._wire.name import Name as Name
 from ._wire.rdata import GenericRdata as GenericRdata
 from ._wire.rdata import Rdata as Rdata
 from ._wire.rdata import rdata_from_text as rdata_from_text
+from ._wire.rdtypes.address import AAAA as AAAA
+from ._wire.rdtypes.address import A as A
+from ._wire.rdtypes.caa import CAA as CAA
+from ._wire.rdtypes.dnskey import CDNSKEY as CDNSKEY
+from ._wire.rdtypes.dnskey import DNSKEY as DNSKEY
+from ._wire.rdtypes.ds import CDS as CDS
+from ._wire.rdtypes.ds import DS as DS
+from ._wire.rdtypes.mx import MX as MX
+from ._wire.rdtypes.naptr import NAPTR as NAPTR
+from ._wire.rdtypes.nsec import NSEC as NSEC
+from ._wire.rdtypes.nsec3 import NSEC3 as NSEC3
+from ._wire.rdtypes.nsec3 import NSEC3PARAM as NSEC3PARAM
+from ._wire.rdtypes.rrsig import RRSIG as RRSIG
+from ._wire.rdtypes.single_name import CNAME as CNAME
+from ._wire.rdtypes.single_name import DNAME as DNAME
+from ._wire.rdtypes.single_name import NS as NS
+from ._wire.rdtypes.single_name import PTR as PTR
+from ._wire.rdtypes.soa import SOA as SOA
+from ._wire.rdtypes.srv import SRV as SRV
+from ._wire.rdtypes.sshfp import SSHFP as SSHFP
+from ._wire.rdtypes.svcb import HTTPS as HTTPS
+from ._wire.rdtypes.svcb import SVCB as SVCB
+from ._wire.rdtypes.svcb import SvcParam as SvcParam
+from ._wire.rdtypes.svcb import SvcParamKey as SvcParamKey
+from ._wire.rdtypes.tlsa import SMIMEA as SMIMEA
+from ._wire.rdtypes.tlsa import TLSA as TLSA
+from ._wire.rdtypes.txt import TXT as TXT
+from ._wire.root_data import root_hints as root_hints
+from ._wire.root_data import root_trust_anchors as root_trust_anchors
+from ._wire.zone import read_zone as read_zone
+from ._wire.zone import read_zone_file as read_zone_file
+from ._wire.zone import zone_to_text as zone_to_text
 
 __version__ = "0.1.0"
