@@ -1,4 +1,4 @@
-"""The `trio-dns` command line: one subcommand per job (`query` for now).
+"""The `trio-dns` command line: one subcommand per job (`query`, `resolve`).
 
 Theory of operation: `main` builds an argparse parser in which every subcommand
 registers itself with a function that adds its arguments, a check run after
@@ -183,12 +183,97 @@ async def _run_query(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- trio-dns resolve ---------------------------------------------------------------
+
+
+def _add_resolve(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "resolve",
+        usage=f"{PROG} resolve NAME [TYPE] [--root-hints FILE] [--trace] [--sandbox]",
+        help="resolve a name from the root servers, in this process",
+        description="Resolve NAME iteratively from the root servers, as a recursive "
+        "resolver does, and print the answer in dig style.",
+    )
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("type", metavar="TYPE", nargs="?", default="A")
+    parser.add_argument(
+        "--root-hints",
+        metavar="FILE",
+        type=Path,
+        help="zone file with the root NS records and their addresses (default: IANA's)",
+    )
+    parser.add_argument(
+        "--trace", action="store_true", help="print every step: servers asked, answers, races"
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="resolve in the built-in simulated internet instead of the real one",
+    )
+    parser.add_argument(
+        "--no-qname-minimisation",
+        action="store_true",
+        help="send the full name to every server (RFC 9156 off)",
+    )
+    parser.add_argument("--no-ipv4", action="store_true", help="never query over IPv4")
+    parser.add_argument("--no-ipv6", action="store_true", help="never query over IPv6")
+    parser.add_argument(
+        "--port", type=_port, default=53, help="port the nameservers listen on (default 53)"
+    )
+    parser.set_defaults(run=_run_resolve, check=functools.partial(_check_resolve, parser))
+
+
+def _check_resolve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    try:
+        args.name = Name.from_text(args.name)
+    except InvalidName as exc:
+        parser.error(f"invalid name {args.name!r}: {exc}")
+    try:
+        args.rtype = RRType.from_text(args.type)
+    except UnknownType:
+        parser.error(f"unknown type {args.type!r}")
+    if args.no_ipv4 and args.no_ipv6:
+        parser.error("--no-ipv4 and --no-ipv6 together leave nothing to query over")
+    if args.sandbox and args.root_hints:
+        parser.error("--sandbox brings its own root hints; drop --root-hints")
+
+
+async def _run_resolve(args: argparse.Namespace) -> int:
+    from ._resolver import Resolver, ResolverSettings
+    from ._transport import SocketTransport, Transport
+    from ._wire.zone import read_zone_file
+
+    settings = ResolverSettings(
+        qname_minimisation=not args.no_qname_minimisation,
+        use_ipv4=not args.no_ipv4,
+        use_ipv6=not args.no_ipv6,
+        port=args.port,
+    )
+    transport: Transport = SocketTransport()
+    hints = None
+    if args.sandbox:
+        from .testing import build_sandbox
+
+        sandbox = build_sandbox()
+        transport, hints = sandbox.network, list(sandbox.root_hints)
+    elif args.root_hints is not None:
+        hints = read_zone_file(str(args.root_hints))
+    resolver = Resolver(root_hints=hints, transport=transport, settings=settings)
+    answer = await resolver.resolve(args.name, args.rtype, trace=args.trace)
+    if args.trace:
+        for event in answer.trace:
+            print(f";; {event.to_text()}")
+        print()
+    print(answer.to_text(), end="")
+    return 0
+
+
 # -- the command --------------------------------------------------------------------
 
 # Each adds one subcommand to the parser, with defaults `run` (an async function of
 # the parsed arguments returning the exit status) and optionally `check` (called
 # with the arguments after parsing, to report usage errors argparse cannot see).
-_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_query,)
+_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_query, _add_resolve)
 
 
 def build_parser() -> argparse.ArgumentParser:
