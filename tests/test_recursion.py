@@ -1,8 +1,7 @@
 """The pure reply classifier: what a reply from a zone's server means."""
 
-from trio_dns._cache import Rank
-
 from trio_dns import Flag, Message, Name, Rcode, Record, RRClass, RRType, rdata_from_text
+from trio_dns._cache import Rank
 from trio_dns._recursion import Outcome, classify_reply
 
 
