@@ -65,6 +65,10 @@ class ResolverSettings:
     max_glueless_per_delegation: int = 4  # NS names resolved for one zone cut
     max_glueless_depth: int = 4  # nameserver lookups nested inside each other
     rounds: int = 4  # times each zone's server list is gone through before giving up
+    # Forwarding: send questions to these resolvers instead of iterating...
+    forwarders: tuple[Address, ...] = ()
+    # ...or only the questions below these zones (the deepest match wins).
+    forward_zones: tuple[tuple[Name, tuple[Address, ...]], ...] = ()
     port: int = 53  # the port nameservers listen on
     edns_payload: int = 1232
 
@@ -260,7 +264,11 @@ class Resolver:
                 current = cached.rdata.target
                 continue
 
-            step = await self._iterate(current, qtype, qclass, work, path)
+            upstreams = self._upstreams_for(current)
+            if upstreams is None:
+                step = await self._iterate(current, qtype, qclass, work, path)
+            else:
+                step = await self._forward(current, qtype, qclass, work, upstreams)
             result = step.result
             chain.extend(result.answer if result.outcome != Outcome.ANSWER else result.chain)
             if sum(1 for r in chain if r.rtype == RRType.CNAME) > self.settings.max_chain:
@@ -354,6 +362,45 @@ class Resolver:
         return None
 
     # -- iteration ---------------------------------------------------------------
+
+    # -- forwarding --------------------------------------------------------------
+
+    def _upstreams_for(self, qname: Name) -> tuple[Address, ...] | None:
+        """The upstream resolvers for this name, if it is forwarded rather than iterated:
+        those of the deepest forward zone above it, else the global forwarders."""
+        best: tuple[Name, tuple[Address, ...]] | None = None
+        for zone, addresses in self.settings.forward_zones:
+            if qname.is_subdomain(zone) and (best is None or len(zone) > len(best[0])):
+                best = (zone, addresses)
+        if best is not None:
+            return best[1]
+        return self.settings.forwarders or None
+
+    async def _forward(
+        self,
+        qname: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        work: _Work,
+        upstreams: tuple[Address, ...],
+    ) -> _Step:
+        """Ask upstream resolvers (RD set) instead of iterating: the same race,
+        timeouts and retries, but their answers are taken whole, without AA."""
+        errors: list[tuple[object, BaseException]] = []
+        for _ in range(self.settings.rounds):
+            candidates = self.servers.rank(list(upstreams), trio.current_time())
+            try:
+                result = await self._race(
+                    ROOT, candidates, qname, qtype, qclass, work, forward=True
+                )
+            except RaceFailed as exc:
+                errors.extend(exc.errors)
+                continue
+            self._store(result)
+            return _Step(result)
+        raise RaceFailed(errors)
+
+    # -- iteration -----------------------------------------------------------------
 
     async def _iterate(
         self,
@@ -558,6 +605,8 @@ class Resolver:
         qtype: RRType,
         qclass: RRClass,
         work: _Work,
+        *,
+        forward: bool = False,
     ) -> Classification:
         zone_key = zone.canonical_wire()
         usable = [a for a in candidates if not self.servers.is_lame(a, zone_key)] or candidates
@@ -566,7 +615,11 @@ class Resolver:
             work.spend_query()
             self.stats.upstream_queries += 1
             query = Message.make_query(
-                qname, qtype, qclass, flags=Flag(0), edns=Edns(payload=self.settings.edns_payload)
+                qname,
+                qtype,
+                qclass,
+                flags=Flag.RD if forward else Flag(0),
+                edns=Edns(payload=self.settings.edns_payload),
             )
             started = trio.current_time()
             timeout = self.servers.timeout(address)
@@ -585,7 +638,10 @@ class Resolver:
                 self._trace_query(work, zone, qname, qtype, address, f"error: {exc}", None)
                 raise
             rtt = trio.current_time() - started
-            result = classify_reply(reply, qname, qtype, zone)
+            result = classify_reply(reply, qname, qtype, zone, authoritative=not forward)
+            if forward and Flag.RA not in reply.flags and Flag.AA not in reply.flags:
+                # Neither recursion nor authority: this upstream will not resolve for us.
+                result = Classification(Outcome.LAME, reason="upstream does not recurse (RA clear)")
             self._trace_query(work, zone, qname, qtype, address, _describe(result), rtt)
             if result.outcome == Outcome.LAME:
                 self.stats.lame_replies += 1
