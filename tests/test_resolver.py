@@ -367,3 +367,19 @@ async def test_default_resolver_flags_and_ids(autojump_clock: trio.abc.Clock) ->
     queries = [e.query for e in sandbox.network.exchanges if isinstance(e.query, Message)]
     assert all(Flag.RD not in q.flags for q in queries)  # iterative queries
     assert len({q.id for q in queries}) > 1  # random IDs
+
+
+async def test_cache_only_lookups_never_touch_the_network(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    assert resolver.cached("shop.example.com", "A") is None
+    assert sandbox.network.exchanges == ()
+    await resolver.resolve("shop.example.com", "A")
+    sent = len(sandbox.network.exchanges)
+    answer = resolver.cached("shop.example.com", "A")
+    assert answer is not None and answer.from_cache
+    assert texts(answer) == ["www.cdn.net.", "edge.cdn.net.", "198.51.100.41"]
+    negative = await resolver.resolve("nope.example.com", "A")
+    assert negative.rcode == Rcode.NXDOMAIN
+    cached = resolver.cached("nope.example.com", "A")
+    assert cached is not None and cached.rcode == Rcode.NXDOMAIN
+    assert len(sandbox.network.exchanges) == sent + 1

@@ -133,13 +133,15 @@ class _Step:
     result: Classification
 
 
-def _hint_records(hints: Sequence[Record]) -> tuple[tuple[Record, ...], dict[Name, list[Address]]]:
+def _hint_records(
+    hints: Sequence[Record], port: int
+) -> tuple[tuple[Record, ...], dict[Name, list[Address]]]:
     ns = tuple(r for r in hints if r.rtype == RRType.NS and r.name == ROOT)
     addresses: dict[Name, list[Address]] = {}
     for record in hints:
         if isinstance(record.rdata, A | AAAA):
             addresses.setdefault(record.name, []).append(
-                normalize_address(record.rdata.address, 53)
+                normalize_address(record.rdata.address, port)
             )
     return ns, addresses
 
@@ -166,7 +168,7 @@ class Resolver:
 
             self.root_hints = root_hints()
         self._exchanger = Exchanger(self.transport)
-        self._hint_ns, self._hint_addresses = _hint_records(self.root_hints)
+        self._hint_ns, self._hint_addresses = _hint_records(self.root_hints, self.settings.port)
         if not self._hint_ns:
             raise DNSError("the root hints name no root nameservers")
 
@@ -209,6 +211,32 @@ class Resolver:
             if self._in_flight.get(key) is flight:
                 del self._in_flight[key]
             flight.done.set()
+
+    def cached(
+        self,
+        name: Name | str,
+        qtype: RRType | str | int = RRType.A,
+        qclass: RRClass | str | int = RRClass.IN,
+    ) -> Answer | None:
+        """The answer the cache alone can give (following cached CNAMEs), or None.
+
+        What a server answers to RD=0 queries: never goes to the network."""
+        qname = Name.make(name)
+        rtype = RRType.make(qtype)
+        rclass = RRClass.make(qclass)
+        work = _Work(self.settings, trio.current_time(), None)
+        chain: list[Record] = []
+        current = qname
+        for _ in range(self.settings.max_chain + 1):
+            found = self._from_cache(qname, current, rtype, rclass, chain, work)
+            if found is None:
+                return None
+            if isinstance(found, Answer):
+                return found
+            chain.append(found)
+            assert isinstance(found.rdata, CNAME)
+            current = found.rdata.target
+        return None
 
     async def _resolve_with_deadline(
         self, qname: Name, qtype: RRType, qclass: RRClass, trace: bool
