@@ -1,0 +1,264 @@
+"""Serving benchmark: trio-dns against a single-threaded Unbound, side by side.
+
+Run by hand, as root (NSD binds port 53 on 127.53.40.x), with dnsperf, unbound and
+nsd installed from Debian:
+
+    .venv/bin/python bench/serve.py [--duration 10] [--only trio-dns|unbound]
+
+It starts a small real hierarchy (root -> lab. -> leaf.lab., NSD, port 53), then
+for each resolver, pinned to CPU 1 with dnsperf on CPU 0:
+- cache hits: a warm-up, then dnsperf repeating a few cached names for --duration s;
+- cold recursion: every query a new name under a wildcard in leaf.lab., so every
+  one is a cache miss that goes root -> lab -> leaf (after the first, the
+  delegations are cached, as they are for a real resolver's traffic).
+It prints queries/s, mean and p99 latency, server CPU per query and RSS, and
+the ratio trio-dns / Unbound for each. Nothing leaves the loopback interface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.integration.servers import ServerPool  # noqa: E402
+
+ROOT_ADDR, TLD_ADDR, LEAF_ADDR = "127.53.40.1", "127.53.40.2", "127.53.40.3"
+RESOLVER_ADDRS = {"unbound": "127.53.40.100", "trio-dns": "127.53.40.101"}
+RESOLVER_PORT = 5300
+HITS = ["www.leaf.lab", "mail.leaf.lab", "leaf.lab", "ns.leaf.lab"]
+
+ROOT_ZONE = f"""$TTL 86400
+. SOA ns.root. hostmaster.root. 1 1800 900 604800 86400
+. NS ns.root.
+ns.root. A {ROOT_ADDR}
+lab. NS ns.lab.
+ns.lab. A {TLD_ADDR}
+"""
+TLD_ZONE = f"""$TTL 86400
+lab. SOA ns.lab. hostmaster.lab. 1 1800 900 604800 86400
+lab. NS ns.lab.
+ns.lab. A {TLD_ADDR}
+leaf.lab. NS ns.leaf.lab.
+ns.leaf.lab. A {LEAF_ADDR}
+"""
+LEAF_ZONE = f"""$TTL 3600
+leaf.lab. SOA ns.leaf.lab. hostmaster.leaf.lab. 1 1800 900 604800 300
+leaf.lab. NS ns.leaf.lab.
+leaf.lab. A 192.0.2.1
+ns.leaf.lab. A {LEAF_ADDR}
+www.leaf.lab. A 192.0.2.80
+mail.leaf.lab. A 192.0.2.25
+*.cold.leaf.lab. A 192.0.2.99
+"""
+
+
+def unbound_command(directory: Path, hints: Path) -> list[str]:
+    config = directory / "unbound.conf"
+    config.write_text(
+        f"""server:
+    interface: {RESOLVER_ADDRS["unbound"]}@{RESOLVER_PORT}
+    port: {RESOLVER_PORT}
+    num-threads: 1
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "{directory}"
+    pidfile: "{directory}/unbound.pid"
+    logfile: ""
+    use-syslog: no
+    verbosity: 0
+    root-hints: "{hints}"
+    do-not-query-localhost: no
+    access-control: 127.0.0.0/8 allow
+    module-config: "iterator"
+    qname-minimisation: yes
+    do-ip6: no
+    msg-cache-size: 64m
+    rrset-cache-size: 64m
+remote-control:
+    control-enable: no
+"""
+    )
+    return ["unbound", "-d", "-c", str(config)]
+
+
+def trio_dns_command(directory: Path, hints: Path) -> list[str]:
+    return [
+        str(REPO / ".venv/bin/trio-dns"),
+        "serve",
+        "--listen",
+        f"{RESOLVER_ADDRS['trio-dns']}:{RESOLVER_PORT}",
+        "--root-hints",
+        str(hints),
+        "--no-ipv6",
+    ]
+
+
+@contextlib.contextmanager
+def pinned(argv: list[str], cpu: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(["taskset", "-c", str(cpu), *argv], stdout=out, stderr=out)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_answering(host: str, name: str = "www.leaf.lab") -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        out = subprocess.run(
+            ["dig", f"@{host}", "-p", str(RESOLVER_PORT), name, "+tries=1", "+time=1", "+short"],
+            capture_output=True,
+            text=True,
+        )
+        if out.stdout.strip():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"resolver on {host} never answered")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def dnsperf(host: str, datafile: Path, args: list[str], verbose: bool) -> dict[str, float]:
+    argv = [
+        "taskset",
+        "-c",
+        "0",
+        "dnsperf",
+        "-s",
+        host,
+        "-p",
+        str(RESOLVER_PORT),
+        "-d",
+        str(datafile),
+    ]
+    argv += args + (["-v"] if verbose else [])
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    result: dict[str, float] = {}
+    qps = re.search(r"Queries per second:\s+([\d.]+)", out)
+    sent = re.search(r"Queries sent:\s+(\d+)", out)
+    done = re.search(r"Queries completed:\s+(\d+)", out)
+    avg = re.search(r"Average Latency \(s\):\s+([\d.]+)", out)
+    result["qps"] = float(qps.group(1)) if qps else 0.0
+    result["sent"] = float(sent.group(1)) if sent else 0.0
+    result["completed"] = float(done.group(1)) if done else 0.0
+    result["mean_ms"] = float(avg.group(1)) * 1000 if avg else 0.0
+    if verbose:
+        latencies = [
+            float(m.group(1)) for m in re.finditer(r"^> \S+ .* ([\d.]+)$", out, re.MULTILINE)
+        ]
+        if len(latencies) >= 100:
+            result["p99_ms"] = statistics.quantiles(latencies, n=100)[98] * 1000
+    return result
+
+
+def measure(name: str, argv: list[str], work: Path, duration: float, cold: int) -> dict[str, float]:
+    host = RESOLVER_ADDRS[name]
+    log = work / f"{name}.log"
+    with pinned(argv, 1, log) as process:
+        try:
+            wait_answering(host)
+        except SystemExit:
+            print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
+            raise
+        hits = work / "hits.txt"
+        hits.write_text("".join(f"{n} A\n" for n in HITS))
+        for n in HITS:
+            wait_answering(host, n)
+        cpu0 = cpu_seconds(process.pid)
+        hit = dnsperf(host, hits, ["-l", str(duration), "-c", "8", "-q", "200"], verbose=False)
+        hit["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(hit["completed"], 1) * 1e6
+        hit["rss"] = rss_mib(process.pid)
+        coldfile = work / f"cold-{name}.txt"
+        coldfile.write_text("".join(f"q{i}.{name}.cold.leaf.lab A\n" for i in range(cold)))
+        cpu0 = cpu_seconds(process.pid)
+        miss = dnsperf(host, coldfile, ["-n", "1", "-c", "8", "-q", "50"], verbose=True)
+        miss["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(miss["completed"], 1) * 1e6
+        miss["rss"] = rss_mib(process.pid)
+    return {**{f"hit_{k}": v for k, v in hit.items()}, **{f"cold_{k}": v for k, v in miss.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--cold", type=int, default=5000, help="cold queries per resolver")
+    parser.add_argument("--only", choices=["trio-dns", "unbound"])
+    args = parser.parse_args()
+    for tool in ("dnsperf", "unbound", "nsd", "dig", "taskset"):
+        if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/sbin") is None:
+            raise SystemExit(f"{tool} is needed: apt-get install dnsperf unbound nsd dnsutils")
+    with tempfile.TemporaryDirectory() as tmp, ServerPool(Path(tmp)) as pool:
+        work = Path(tmp)
+        pool.start_many(
+            [
+                ("nsd", ROOT_ADDR, {".": ROOT_ZONE}),
+                ("nsd", TLD_ADDR, {"lab.": TLD_ZONE}),
+                ("nsd", LEAF_ADDR, {"leaf.lab.": LEAF_ZONE}),
+            ],
+            port=53,
+        )
+        hints = work / "root.hints"
+        hints.write_text(f". 3600000 NS ns.root.\nns.root. 3600000 A {ROOT_ADDR}\n")
+        results = {}
+        commands = {"unbound": unbound_command, "trio-dns": trio_dns_command}
+        for name, command in commands.items():
+            if args.only and name != args.only:
+                continue
+            results[name] = measure(name, command(work, hints), work, args.duration, args.cold)
+    keys = [
+        ("hit_qps", "cache hits: queries/s"),
+        ("hit_mean_ms", "cache hits: mean latency (ms)"),
+        ("hit_cpu_us", "cache hits: server CPU per query (us)"),
+        ("hit_rss", "cache hits: RSS (MiB)"),
+        ("cold_qps", "cold recursion: queries/s"),
+        ("cold_mean_ms", "cold recursion: mean latency (ms)"),
+        ("cold_p99_ms", "cold recursion: p99 latency (ms)"),
+        ("cold_cpu_us", "cold recursion: server CPU per query (us)"),
+        ("cold_completed", "cold recursion: queries answered"),
+        ("cold_rss", "cold recursion: RSS (MiB)"),
+    ]
+    names = list(results)
+    print(
+        f"{'':42}"
+        + "".join(f"{n:>12}" for n in names)
+        + ("       ratio" if len(names) == 2 else "")
+    )
+    for key, label in keys:
+        row = [results[n].get(key, float("nan")) for n in names]
+        line = f"{label:42}" + "".join(f"{v:12.1f}" for v in row)
+        if len(row) == 2 and row[0]:
+            line += f"{row[1] / row[0]:12.2f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
