@@ -27,7 +27,6 @@ flight at once share one resolution.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import attrs
@@ -329,7 +328,7 @@ class Resolver:
                 negative_rcode,
                 tuple(chain),
                 soa=result.soa,
-                ttl=_negative_ttl(result.soa),
+                ttl=min(_negative_ttl(result.soa), self.cache.max_negative_ttl),
             )
         return servfail(
             qname,
@@ -751,6 +750,3 @@ async def resolve(
 ) -> Answer:
     """Resolve `name` from the root servers with the process-wide resolver and cache."""
     return await default_resolver().resolve(name, qtype, qclass)
-
-
-_ = math

@@ -25,6 +25,7 @@ MAX_STAGGER = 0.400
 HOLD_DOWN_AFTER = 3  # consecutive failures
 HOLD_DOWN_SECONDS = 60.0
 MAX_ENTRIES = 10_000
+MAX_LAME_ZONES = 1_000  # per address
 
 
 @attrs.define
@@ -110,7 +111,10 @@ class ServerSelection:
 
     def mark_lame(self, address: Address, zone_key: bytes) -> None:
         """The address does not serve this zone (RFC 1034's lame delegation)."""
-        self.info(address).lame_zones.add(zone_key)
+        zones = self.info(address).lame_zones
+        if len(zones) >= MAX_LAME_ZONES:
+            zones.clear()  # bounded: forgetting only costs one more lame reply
+        zones.add(zone_key)
 
     def is_lame(self, address: Address, zone_key: bytes) -> bool:
         info = self._servers.get(address)
