@@ -6,7 +6,7 @@ import attrs
 import pytest
 import trio
 
-from trio_dns import DNSError, EdeCode, Flag, Message, Name, Rcode, RRType
+from trio_dns import NS, A, DNSError, EdeCode, Flag, Message, Name, Rcode, Record, RRClass, RRType
 from trio_dns._cache import Cache
 from trio_dns._resolver import Resolver, ResolverSettings
 from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, build_sandbox
@@ -383,3 +383,45 @@ async def test_cache_only_lookups_never_touch_the_network(autojump_clock: trio.a
     cached = resolver.cached("nope.example.com", "A")
     assert cached is not None and cached.rcode == Rcode.NXDOMAIN
     assert len(sandbox.network.exchanges) == sent + 1
+
+
+async def test_garbage_from_one_server_is_survived(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    server_of(sandbox, "192.0.2.10").set_behaviour(Behaviour(garbage=True))
+    resolver.servers.record_success(("192.0.2.10", 53), 0.001)  # the broken one first
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer) == ["198.51.100.80"]
+    assert resolver.exchange_stats.malformed_replies >= 1  # type: ignore[attr-defined]
+
+
+async def test_upward_referral_loop_is_lame_not_a_loop(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    # Both com servers send everyone back to the root: nothing can be found.
+    for host in ("192.0.2.10", "192.0.2.11"):
+        server_of(sandbox, host).set_behaviour(Behaviour(lame=Lame.UPWARD_REFERRAL))
+    answer = await resolver.resolve("www.example.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert len(sandbox.network.exchanges) <= 2 * resolver.settings.rounds + 4
+
+
+async def test_endless_delegation_chain_is_bounded(autojump_clock: trio.abc.Clock) -> None:
+    sandbox = build_sandbox()
+    qname = ".".join(f"l{i}" for i in range(40)) + ".example.com"
+
+    def always_deeper(query: Message) -> Message:
+        # Refers every question one label further down, to itself, forever.
+        asked = query.question[0].name
+        cut = asked
+        reply = query.make_response()
+        ns_name = Name.from_text("ns.deep.test")
+        return attrs.evolve(
+            reply,
+            authority=(Record(cut, RRType.NS, RRClass.IN, 60, NS(ns_name)),),
+            additional=(Record(ns_name, RRType.A, RRClass.IN, 60, A("198.51.100.10")),),
+        )
+
+    server_of(sandbox, "198.51.100.10").set_behaviour(Behaviour(handler=always_deeper))
+    resolver = Resolver(root_hints=sandbox.root_hints, transport=sandbox.network)
+    answer = await resolver.resolve(qname, "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert resolver.stats.upstream_queries <= resolver.settings.max_queries
