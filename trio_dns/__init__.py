@@ -7,6 +7,8 @@ from ._answer import Answer as Answer
 from ._answer import TraceEvent as TraceEvent
 from ._cache import Cache as Cache
 from ._cache import CacheStats as CacheStats
+from ._cache import NegativeKind as NegativeKind
+from ._cache import Rank as Rank
 from ._errors import DNSError as DNSError
 from ._errors import InvalidName as InvalidName
 from ._errors import InvalidRdata as InvalidRdata
@@ -14,6 +16,8 @@ from ._errors import MalformedMessage as MalformedMessage
 from ._errors import UnknownType as UnknownType
 from ._errors import ZoneFileError as ZoneFileError
 from ._exchange import ExchangeError as ExchangeError
+from ._exchange import Exchanger as Exchanger
+from ._exchange import ExchangeStats as ExchangeStats
 from ._resolver import Resolver as Resolver
 from ._resolver import ResolverSettings as ResolverSettings
 from ._resolver import resolve as resolve

@@ -35,7 +35,7 @@ import trio
 from ._answer import Answer, TraceEvent, servfail
 from ._cache import Cache, NegativeKind, Rank
 from ._errors import DNSError, UnknownType
-from ._exchange import Exchanger
+from ._exchange import Exchanger, ExchangeStats
 from ._race import RaceFailed, race
 from ._recursion import Classification, Outcome, classify_reply
 from ._servers import ServerSelection
@@ -103,13 +103,24 @@ class _Work:
     started: float
     trace: list[TraceEvent] | None
     queries: int = 0
+    # Set once a limit is hit. Limits are often hit inside a race attempt or a
+    # glueless lookup, that is, inside a nursery, where an exception would count
+    # as one server failing or arrive wrapped in an ExceptionGroup; so the tasks
+    # record it here and the code outside the nursery raises it.
+    exhausted: _OutOfBudget | None = None
 
     def spend_query(self) -> None:
         self.queries += 1
         if self.queries > self.settings.max_queries:
-            raise _OutOfBudget(
+            self.exhausted = _OutOfBudget(
                 EdeCode.OTHER, f"gave up after {self.settings.max_queries} upstream queries"
             )
+            raise self.exhausted
+
+    def check(self) -> None:
+        """Raise the limit that was hit, if one was."""
+        if self.exhausted is not None:
+            raise self.exhausted
 
     def note(self, event: TraceEvent) -> None:
         if self.trace is not None:
@@ -172,7 +183,7 @@ class Resolver:
             raise DNSError("the root hints name no root nameservers")
 
     @property
-    def exchange_stats(self) -> object:
+    def exchange_stats(self) -> ExchangeStats:
         return self._exchanger.stats
 
     # -- the public entry point --------------------------------------------------
@@ -541,6 +552,9 @@ class Resolver:
                 return await self._race(zone, candidates, qname, qtype, qclass, work)
             except RaceFailed as exc:
                 errors.extend(exc.errors)
+            zone_key = zone.canonical_wire()
+            if all(self.servers.is_lame(a, zone_key) for a in candidates) and not missing:
+                break  # asking lame servers again will not make them serve the zone
         if errors:
             raise RaceFailed(errors)
         raise _NoServers(f"no usable address for any nameserver of {zone}")
@@ -607,6 +621,9 @@ class Resolver:
                 answer = await self._resolve_name(name, rtype, RRClass.IN, work, path)
             except (RaceFailed, _NoServers):
                 return
+            except _OutOfBudget as exc:
+                work.exhausted = exc  # raised below, outside the nursery
+                return
             found.extend(self._addresses_of(answer.rrset(rtype)))
 
         # IPv4 first, all names at once; IPv6 only if that found nothing, which
@@ -620,6 +637,7 @@ class Resolver:
             async with trio.open_nursery() as nursery:
                 for name in wanted:
                     nursery.start_soon(lookup, name, rtype)
+            work.check()
             if found:
                 break
         return found
@@ -653,6 +671,22 @@ class Resolver:
             try:
                 with trio.fail_after(timeout):
                     reply = await self._exchanger.exchange(address, query)
+            except trio.Cancelled:
+                # Another server won the race. Silence for this long is still
+                # evidence: without it, a dead server keeps its "never tried"
+                # estimate and stays first in line.
+                waited = trio.current_time() - started
+                self.servers.record_unanswered(address, waited)
+                self._trace_query(
+                    work,
+                    zone,
+                    qname,
+                    qtype,
+                    address,
+                    f"cancelled, no reply after {waited * 1000:.0f} ms",
+                    None,
+                )
+                raise
             except trio.TooSlowError:
                 self.stats.timeouts += 1
                 self.servers.record_timeout(address, trio.current_time())
@@ -682,7 +716,11 @@ class Resolver:
             self.servers.record_success(address, rtt)
             return result
 
-        outcome = await race(usable, attempt, self.servers.stagger)
+        try:
+            outcome = await race(usable, attempt, self.servers.stagger)
+        except RaceFailed:
+            work.check()  # out of budget is not "every server failed"
+            raise
         if work.trace is not None:
             for event in reversed(work.trace):
                 if event.server == outcome.winner and event.kind == "query":

@@ -92,6 +92,16 @@ class ServerSelection:
         info.failures = 0
         info.held_until = 0.0
 
+    def record_unanswered(self, address: Address, waited: float) -> None:
+        """An attempt given up (cancelled) after `waited` seconds without a reply:
+        the address's RTT is more than that."""
+        info = self.info(address)
+        if waited >= info.srtt:
+            # Slower than we thought, by an unknown amount: back off as a timeout
+            # would, so a server that never answers sinks below the ones that do.
+            info.srtt = min(MAX_TIMEOUT * 4, 2 * waited)
+            info.tried = True
+
     def record_timeout(self, address: Address, now: float) -> None:
         info = self.info(address)
         info.tried = True
