@@ -57,6 +57,8 @@ class Answer:
     error: ExtendedError | None = None
     trace: tuple[TraceEvent, ...] = ()
     from_cache: bool = False
+    # Answered wholly from a local zone: the server sets AA.
+    authoritative: bool = False
 
     @property
     def failed(self) -> bool:

@@ -33,6 +33,7 @@ import attrs
 import trio
 
 from ._answer import Answer, TraceEvent, servfail
+from ._authority import Zone, answer_query, choose_zone
 from ._cache import Cache, NegativeKind, Rank
 from ._errors import DNSError, UnknownType
 from ._exchange import Exchanger, ExchangeStats
@@ -166,6 +167,9 @@ class Resolver:
     settings: ResolverSettings = attrs.Factory(ResolverSettings)
     stats: ResolverStats = attrs.Factory(ResolverStats)
     servers: ServerSelection = attrs.Factory(ServerSelection)
+    # Zones answered authoritatively, ahead of the cache and of recursion: a home
+    # network's names, a blocklist that answers NXDOMAIN.
+    local_zones: Sequence[Zone] = ()
     _exchanger: Exchanger = attrs.field(init=False)
     _hint_ns: tuple[Record, ...] = attrs.field(init=False)
     _hint_addresses: dict[Name, list[Address]] = attrs.field(init=False)
@@ -238,6 +242,14 @@ class Resolver:
         chain: list[Record] = []
         current = qname
         for _ in range(self.settings.max_chain + 1):
+            local = self._from_local_zones(qname, current, rtype, rclass, chain, work)
+            if isinstance(local, Answer):
+                return local
+            if local is not None:
+                assert local.target is not None
+                chain.extend(local.answer)
+                current = local.target
+                continue
             found = self._from_cache(qname, current, rtype, rclass, chain, work)
             if found is None:
                 return None
@@ -291,6 +303,16 @@ class Resolver:
             if current in seen:
                 return servfail(qname, qtype, qclass, EdeCode.OTHER, f"CNAME loop at {current}")
             seen.add(current)
+            local = self._from_local_zones(qname, current, qtype, qclass, chain, work)
+            if isinstance(local, Answer):
+                return local
+            if local is not None:
+                chain.extend(local.answer)
+                if sum(1 for r in chain if r.rtype == RRType.CNAME) > self.settings.max_chain:
+                    break
+                assert local.target is not None
+                current = local.target  # the chain left the local zone: resolve on
+                continue
             cached = self._from_cache(qname, current, qtype, qclass, chain, work)
             if isinstance(cached, Answer):
                 return cached
@@ -348,6 +370,55 @@ class Resolver:
             EdeCode.OTHER,
             f"CNAME chain longer than {self.settings.max_chain}",
         )
+
+    def _from_local_zones(
+        self,
+        qname: Name,
+        current: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        chain: list[Record],
+        work: _Work,
+    ) -> Answer | Classification | None:
+        """An authoritative Answer from a local zone; or the CNAME chain that leads
+        out of it (a Classification whose target is where to go on); or None when
+        no local zone covers the name."""
+        if not self.local_zones:
+            return None
+        zone = choose_zone(self.local_zones, current, qtype)
+        if zone is None or zone.rclass != qclass:
+            return None
+        query = Message.make_query(current, qtype, qclass, id=0, flags=Flag(0), edns=None)
+        reply = answer_query((zone,), query)
+        result = classify_reply(reply, current, qtype, zone.origin)
+        work.note(
+            TraceEvent(
+                work.elapsed(), "local", current, qtype, zone.origin, None, _describe(result)
+            )
+        )
+        local = not chain or all(r.name.is_subdomain(zone.origin) for r in chain)
+        records = (*chain, *result.answer)
+        if result.outcome == Outcome.ANSWER:
+            ttl = min(r.ttl for r in result.answer)
+            return Answer(
+                qname, qtype, qclass, Rcode.NOERROR, records, ttl=ttl, authoritative=local
+            )
+        if result.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
+            rcode = Rcode.NXDOMAIN if result.outcome == Outcome.NXDOMAIN else Rcode.NOERROR
+            return Answer(
+                qname,
+                qtype,
+                qclass,
+                rcode,
+                records,
+                soa=result.soa,
+                ttl=_negative_ttl(result.soa),
+                authoritative=local,
+            )
+        if result.outcome == Outcome.CNAME:
+            return result
+        # A delegation inside a local zone: the usual resolution finds it.
+        return None
 
     def _from_cache(
         self,
