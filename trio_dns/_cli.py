@@ -1,4 +1,4 @@
-"""The `trio-dns` command line: one subcommand per job (`query`, `resolve`).
+"""The `trio-dns` command line: one subcommand per job (`query`, `resolve`, `serve`).
 
 Theory of operation: `main` builds an argparse parser in which every subcommand
 registers itself with a function that adds its arguments, a check run after
@@ -268,12 +268,92 @@ async def _run_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- trio-dns serve -----------------------------------------------------------------
+
+
+def _add_serve(subparsers: _Subparsers) -> None:
+    from ._config import add_arguments
+
+    parser = subparsers.add_parser(
+        "serve",
+        usage=f"{PROG} serve [--listen ADDR:PORT] [--allow CIDR] [--root-hints FILE] "
+        "[--trust-anchor FILE] [--config FILE] [options]",
+        help="run a recursive resolver for other machines",
+        description="Serve DNS over UDP and TCP, resolving from the root servers. "
+        "Every option can also be set in a TOML file given with --config.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=_run_serve, check=_check_serve)
+
+
+def _check_serve(args: argparse.Namespace) -> None:
+    from ._config import ConfigError, ServeConfig
+
+    try:
+        args.serve_config = ServeConfig.load(vars(args), args.config)
+    except ConfigError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _run_serve(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+
+    from ._address import format_address
+    from ._cache import Cache
+    from ._config import ServeConfig
+    from ._resolver import Resolver, ResolverSettings
+    from ._server import Server
+    from ._transport import SocketTransport, Transport
+
+    config: ServeConfig = args.serve_config
+    logging.basicConfig(
+        level=config.logging_level,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+    transport: Transport = SocketTransport()
+    hints = list(config.hints) if config.hints is not None else None
+    if config.sandbox:
+        from .testing import build_sandbox
+
+        sandbox = build_sandbox()
+        transport, hints = sandbox.network, list(sandbox.root_hints)
+    resolver = Resolver(
+        root_hints=hints,
+        transport=transport,
+        cache=Cache(max_entries=config.cache_size, max_ttl=config.max_ttl, min_ttl=config.min_ttl),
+        settings=ResolverSettings(
+            qname_minimisation=not config.no_qname_minimisation,
+            use_ipv4=not config.no_ipv4,
+            use_ipv6=not config.no_ipv6,
+            deadline=config.deadline,
+            port=config.upstream_port,
+        ),
+    )
+    server = Server(resolver, config.server_settings())
+    # Signals are caught before the sockets open, so a SIGTERM is never fatal.
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            bound = await nursery.start(server.serve)
+            where = ", ".join(format_address(address) for address in bound)
+            print(f"{PROG}: serving on {where}", file=sys.stderr, flush=True)
+            async for signum in signals:
+                logging.getLogger("trio_dns.server").info(
+                    "%s: shutting down", signal.Signals(signum).name
+                )
+                server.shutdown()
+                break
+    return 0
+
+
 # -- the command --------------------------------------------------------------------
 
 # Each adds one subcommand to the parser, with defaults `run` (an async function of
 # the parsed arguments returning the exit status) and optionally `check` (called
 # with the arguments after parsing, to report usage errors argparse cannot see).
-_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_query, _add_resolve)
+_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_query, _add_resolve, _add_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,194 @@
+"""`trio-dns serve` settings: defaults, a TOML file, and the command line over it."""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trio_dns._cli import build_parser
+from trio_dns._config import KEYS, ConfigError, ServeConfig, parse_listen_address
+from trio_dns._server import DEFAULT_LISTEN, LOOPBACK
+
+HINTS = """\
+.        3600000 IN NS a.root.
+a.root.  3600000 IN A  127.53.21.1
+"""
+ANCHOR = ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"
+
+
+def parse(*argv: str) -> ServeConfig:
+    args = build_parser().parse_args(["serve", *argv])
+    return ServeConfig.load(vars(args), args.config)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_defaults_listen_on_loopback_and_allow_only_loopback() -> None:
+    config = parse()
+    assert config.listen == DEFAULT_LISTEN == (("127.0.0.1", 53), ("::1", 53))
+    assert config.allow == LOOPBACK
+    assert config.hints is None
+    settings = config.server_settings()
+    assert settings.listen == config.listen
+    assert settings.max_in_flight == config.max_in_flight
+
+
+def test_every_option_has_a_key_and_a_command_line_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    help_text = capsys.readouterr().out
+    for key in KEYS:
+        assert "--" + key.replace("_", "-") in help_text
+        assert hasattr(ServeConfig(), key)
+
+
+def test_file_then_command_line(tmp_path: Path) -> None:
+    hints = write(tmp_path / "root.hints", HINTS)
+    anchor = write(tmp_path / "anchor.ds", ANCHOR)
+    config_file = write(
+        tmp_path / "serve.toml",
+        f"""
+listen = ["127.0.0.1:5353", "[::1]:5353"]
+allow = ["10.0.0.0/8", "127.0.0.1/32"]
+root_hints = "root.hints"   # relative to this file
+trust_anchor = "{anchor}"
+cache_size = 5000
+max_ttl = 3600
+deadline = 4.5
+no_ipv6 = true
+log_level = "INFO"
+""",
+    )
+    config = parse("--config", str(config_file), "--cache-size", "77", "--listen", "127.0.0.2:53")
+    assert config.listen == (("127.0.0.2", 53),)  # the command line wins, whole
+    assert config.allow == (
+        ipaddress.ip_network("10.0.0.0/8"),
+        ipaddress.ip_network("127.0.0.1/32"),
+    )
+    assert config.root_hints == hints
+    assert config.hints is not None and len(config.hints) == 2
+    assert [r.rtype.name for r in config.anchors] == ["DS"]
+    assert (config.cache_size, config.max_ttl, config.deadline) == (77, 3600, 4.5)
+    assert config.no_ipv6 and not config.no_ipv4
+    assert config.log_level == "info"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('listn = ["127.0.0.1:53"]', "unknown key 'listn'"),
+        ('cache_size = "abc"', "'cache_size' must be a positive integer, not 'abc'"),
+        ("cache_size = 0", "'cache_size' must be a positive integer, not 0"),
+        ("max_ttl = true", "'max_ttl' must be a TTL in seconds (0 or more), not True"),
+        ('listen = ["localhost:53"]', "'listen' must be a list of ADDR:PORT addresses"),
+        ('listen = ["127.0.0.1:99999"]', "'listen' must be a list of ADDR:PORT addresses"),
+        ('allow = ["10.0.0.0/33"]', "'allow' must be a list of CIDR networks"),
+        ('no_ipv4 = "yes"', "'no_ipv4' must be true or false, not 'yes'"),
+        ("deadline = -1", "'deadline' must be a number of seconds above 0, not -1"),
+        ('log_level = "loud"', "'log_level' must be one of debug, info, warning, error"),
+        ('root_hints = "missing.hints"', "'root_hints' must be an existing file"),
+        ("upstream_port = 0", "'upstream_port' must be a port number (1 to 65535), not 0"),
+        ("cache_size = ", "not valid TOML"),
+    ],
+)
+def test_bad_file_values_are_one_line_naming_the_key(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    config_file = write(tmp_path / "config.toml", text + "\n")
+    with pytest.raises(ConfigError) as info:
+        parse("--config", str(config_file))
+    assert str(info.value).startswith(f"{config_file}: ")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cache-size", "abc"], "--cache-size must be a positive integer, not 'abc'"),
+        (["--listen", "nowhere"], "--listen must be a list of ADDR:PORT addresses"),
+        (["--no-ipv4", "--no-ipv6"], "no_ipv4 and no_ipv6 together"),
+        (["--min-ttl", "100", "--max-ttl", "10"], "min_ttl 100 is above max_ttl 10"),
+    ],
+)
+def test_bad_command_line_values(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse(*argv)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("www.example. 300 IN A 192.0.2.1\n", "holds www.example. A;"),
+        ("this is not a zone file\n", "trust_anchor: "),
+        ("", "holds no DS or DNSKEY records"),
+    ],
+)
+def test_trust_anchor_must_be_ds_or_dnskey(tmp_path: Path, text: str, key: str) -> None:
+    anchor = write(tmp_path / "anchor", text)
+    with pytest.raises(ConfigError) as info:
+        parse("--trust-anchor", str(anchor))
+    assert key in str(info.value)
+    assert str(info.value).startswith("trust_anchor: ")
+    assert "\n" not in str(info.value)
+
+
+def test_root_hints_must_name_root_servers(tmp_path: Path) -> None:
+    hints = write(tmp_path / "hints", "a.root. 3600 IN A 192.0.2.1\n")
+    with pytest.raises(ConfigError, match=r"root_hints: .* has no NS records for the root"):
+        parse("--root-hints", str(hints))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:53", ("127.0.0.1", 53)),
+        ("[::1]:5353", ("::1", 5353)),
+        ("::1", ("::1", 53)),
+        ("192.0.2.1", ("192.0.2.1", 53)),
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+    ],
+)
+def test_listen_addresses(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["host:53", "[::1", "1.2.3.4:", "[::1]x", "1.2.3.4:-1"])
+def test_bad_listen_addresses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_listen_address(text)
+
+
+def trio_dns(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trio_dns", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        **kwargs,
+    )
+
+
+def test_a_bad_config_file_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.toml", 'listen = ["127.0.0.1:5353"]\ncache_sise = 10\n')
+    result = trio_dns("serve", "--config", str(bad))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"trio-dns: {bad}: unknown key 'cache_sise'\n"
+
+
+def test_a_bad_option_value_stops_the_server_with_one_line() -> None:
+    result = trio_dns("serve", "--max-in-flight", "many")
+    assert result.returncode == 2
+    assert result.stderr == "trio-dns: --max-in-flight must be a positive integer, not 'many'\n"

@@ -1,0 +1,465 @@
+"""The server on real loopback sockets, resolving through the sandbox internet.
+
+The server's upstream is the in-memory FakeNetwork; its listeners are real
+sockets on 127.0.0.1, queried by dnspython (the client under test's eyes) from a
+worker thread. Real sockets and an autojumping clock do not mix (the clock would
+jump while a thread waits), so these tests run on a MockClock that keeps real
+time (`rate=1`) and jump it by hand to age the caches. Sandbox hops take ~20 ms.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import socket
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+from trio.testing import MockClock
+
+from trio_dns._address import Address
+from trio_dns._answer_cache import AnswerCache, peek_query_untrusted, ttl_fields
+from trio_dns._resolver import Resolver
+from trio_dns._server import Server, ServerSettings
+from trio_dns._wire.message import Message
+from trio_dns.testing import Behaviour, Sandbox, build_sandbox
+from trio_dns.testing._sandbox import CDN_ZONE
+
+TIMEOUT = 5.0
+
+
+@pytest.fixture
+def clock() -> MockClock:
+    return MockClock(rate=1.0)
+
+
+@asynccontextmanager
+async def running(
+    sandbox: Sandbox | None = None, **settings: Any
+) -> AsyncIterator[tuple[Server, Address, Sandbox]]:
+    sandbox = sandbox or build_sandbox()
+    resolver = Resolver(root_hints=sandbox.root_hints, transport=sandbox.network)
+    server = Server(resolver, ServerSettings(listen=(("127.0.0.1", 0),), **settings))
+    async with trio.open_nursery() as nursery:
+        (address,) = await nursery.start(server.serve)
+        yield server, address, sandbox
+        server.shutdown()
+
+
+def slow_cdn(sandbox: Sandbox, latency: float = 0.4) -> None:
+    """Make cdn.net's only server answer after `latency` seconds."""
+    network = sandbox.network
+    old = network.server_at("198.51.100.40")
+    assert old is not None
+    network.remove(old)
+    network.add_server(["198.51.100.40"], [CDN_ZONE], behaviour=Behaviour(latency=latency))
+
+
+async def udp(query: dns.message.Message, address: Address) -> dns.message.Message:
+    ask = functools.partial(dns.query.udp, query, address[0], port=address[1], timeout=TIMEOUT)
+    return await trio.to_thread.run_sync(ask)
+
+
+async def tcp(query: dns.message.Message, address: Address) -> dns.message.Message:
+    ask = functools.partial(dns.query.tcp, query, address[0], port=address[1], timeout=TIMEOUT)
+    return await trio.to_thread.run_sync(ask)
+
+
+def _exchange_raw(packets: list[bytes], address: Address, replies: int) -> list[bytes]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.connect(address)
+        for packet in packets:
+            sock.send(packet)
+        return [sock.recv(65535) for _ in range(replies)]
+
+
+async def raw_udp(packets: list[bytes], address: Address, replies: int = 1) -> list[bytes]:
+    """Send datagrams as they are; return the first `replies` datagrams back."""
+    return await trio.to_thread.run_sync(_exchange_raw, packets, address, replies)
+
+
+def _tcp_raw(packets: list[bytes], address: Address, replies: int) -> list[bytes]:
+    with socket.create_connection(address, timeout=TIMEOUT) as sock:
+        sock.sendall(b"".join(len(p).to_bytes(2, "big") + p for p in packets))
+        out = []
+        buffer = b""
+        while len(out) < replies:
+            chunk = sock.recv(65535)
+            assert chunk, "connection closed early"
+            buffer += chunk
+            while len(buffer) >= 2 and len(buffer) >= 2 + int.from_bytes(buffer[:2], "big"):
+                size = int.from_bytes(buffer[:2], "big")
+                out.append(buffer[2 : 2 + size])
+                buffer = buffer[2 + size :]
+        return out
+
+
+async def started(server: Server) -> None:
+    """Until the server has a resolution in flight (it offers no event to wait on)."""
+    with trio.fail_after(TIMEOUT):
+        while server.in_flight == 0:  # noqa: ASYNC110
+            await trio.sleep(0.01)
+
+
+def query(name: str, rtype: str = "A", **kwargs: Any) -> dns.message.Message:
+    kwargs.setdefault("use_edns", 0)  # dnspython's default is no EDNS; most clients send it
+    return dns.message.make_query(name, rtype, **kwargs)
+
+
+def texts(reply: dns.message.Message) -> list[str]:
+    return [rdata.to_text() for rrset in reply.answer for rdata in rrset]
+
+
+# -- recursion and the fast path ----------------------------------------------------
+
+
+async def test_recursion_then_fast_path_with_id_case_and_ttl_patched(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        first = await udp(query("www.example.com"), address)
+        assert first.rcode() == dns.rcode.NOERROR
+        assert texts(first) == ["198.51.100.80"]
+        assert first.flags & dns.flags.RA and first.flags & dns.flags.RD
+        assert not first.flags & dns.flags.AA
+        assert server.stats.fast_path == 0
+        assert server.stats.resolved == 1
+
+        second = query("WwW.ExAmPlE.CoM")
+        reply = await udp(second, address)
+        assert server.stats.fast_path == 1
+        assert server.stats.resolved == 1
+        assert reply.id == second.id != first.id
+        assert reply.question[0].name.to_text() == "WwW.ExAmPlE.CoM."  # the client's spelling
+        assert texts(reply) == ["198.51.100.80"]
+        assert reply.answer[0].ttl == 3600
+
+        clock.jump(100)
+        aged = await udp(query("www.example.com"), address)
+        assert server.stats.fast_path == 2
+        assert aged.answer[0].ttl == 3500
+        assert texts(aged) == ["198.51.100.80"]
+
+
+async def test_fast_path_entries_expire_with_the_ttl(clock: MockClock) -> None:
+    sandbox = build_sandbox()
+    async with running(sandbox) as (server, address, _):
+        await udp(query("www.cdn.net"), address)  # www CNAME edge, TTL 300
+        clock.jump(299.5)
+        reply = await udp(query("www.cdn.net"), address)
+        assert server.stats.fast_path == 1
+        assert {rrset.ttl for rrset in reply.answer} == {1}
+        clock.jump(1)
+        sandbox.network.clear_log()
+        reply = await udp(query("www.cdn.net"), address)
+        assert server.stats.fast_path == 1  # expired: resolved again
+        assert texts(reply) == ["edge.cdn.net.", "198.51.100.41"]
+        assert sandbox.network.exchanges
+
+
+async def test_rd0_answers_from_the_cache_only(clock: MockClock) -> None:
+    async with running() as (server, address, sandbox):
+        cold = await udp(query("www.example.com", flags=0), address)
+        # Like Unbound: nothing cached, so a referral to the closest known cut.
+        assert cold.rcode() == dns.rcode.NOERROR
+        assert not cold.answer
+        assert cold.authority and cold.authority[0].rdtype == dns.rdatatype.NS
+        assert cold.authority[0].name.to_text() == "."
+        assert not sandbox.network.exchanges  # nothing was asked upstream
+
+        await udp(query("www.example.com"), address)
+        warm = await udp(query("www.example.com", flags=0), address)
+        assert texts(warm) == ["198.51.100.80"]
+        assert not warm.flags & dns.flags.RD
+        cut = await udp(query("nothing-cached.example.com", "MX", flags=0), address)
+        assert not cut.answer
+        assert cut.authority[0].name.to_text() == "example.com."
+        assert server.stats.cache_only == 3
+
+
+async def test_nxdomain_carries_the_soa(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        for _ in range(2):
+            reply = await udp(query("nope.example.com"), address)
+            assert reply.rcode() == dns.rcode.NXDOMAIN
+            assert not reply.answer
+            (soa,) = reply.authority
+            assert soa.rdtype == dns.rdatatype.SOA
+            assert soa.name.to_text() == "example.com."
+            assert soa.ttl == 300
+        assert server.stats.fast_path == 1
+
+
+async def test_servfail_carries_an_extended_error(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        reply = await udp(query("www.cycle-a.com"), address)
+        assert reply.rcode() == dns.rcode.SERVFAIL
+        (error,) = reply.extended_errors()
+        assert error.code == 22  # No Reachable Authority
+        plain = await udp(query("www.cycle-a.com", use_edns=False), address)
+        assert plain.rcode() == dns.rcode.SERVFAIL
+        assert plain.edns < 0  # no OPT record for a client that sent none
+        assert server.stats.servfail == 2
+        assert server.stats.fast_path == 0  # failures are not kept
+
+
+# -- protocol errors ----------------------------------------------------------------
+
+
+async def test_malformed_query_with_a_header_gets_formerr(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        # One question promised, a name that runs off the end.
+        packet = struct.pack("!HHHHHH", 0xBEEF, 0x0100, 1, 0, 0, 0) + b"\x07example"
+        (data,) = await raw_udp([packet], address)
+        reply = dns.message.from_wire(data)
+        assert reply.id == 0xBEEF
+        assert reply.rcode() == dns.rcode.FORMERR
+        assert reply.flags & dns.flags.QR
+        assert server.stats.formerr == 1
+
+
+async def test_junk_shorter_than_a_header_is_dropped(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        good = query("www.example.com")
+        # A response (QR set) is dropped too: answering it could start a loop.
+        response = dns.message.make_response(query("x.example")).to_wire()
+        (data,) = await raw_udp([b"\x01\x02\x03", response, good.to_wire()], address)
+        # The only datagram back is the reply to the good query.
+        assert dns.message.from_wire(data).id == good.id
+        assert server.stats.dropped_malformed == 2
+
+
+async def test_other_opcodes_get_notimp(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        notify = query("example.com", "SOA")
+        notify.set_opcode(dns.opcode.NOTIFY)
+        reply = await udp(notify, address)
+        assert reply.rcode() == dns.rcode.NOTIMP
+        assert reply.opcode() == dns.opcode.NOTIFY
+        assert server.stats.notimp == 1
+
+
+async def test_unknown_edns_version_gets_badvers(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        reply = await udp(query("www.example.com", use_edns=1), address)
+        assert reply.rcode() == dns.rcode.BADVERS
+        assert reply.edns == 0
+        assert server.stats.badvers == 1
+
+
+async def test_clients_outside_the_allow_list_are_refused(clock: MockClock) -> None:
+    async with running(allow=(ipaddress.ip_network("10.0.0.0/8"),)) as (server, address, sandbox):
+        for ask in (udp, tcp):
+            reply = await ask(query("www.example.com"), address)
+            assert reply.rcode() == dns.rcode.REFUSED
+            assert not reply.answer
+        assert server.stats.refused == 2
+        assert server.stats.queries == 0
+        assert not sandbox.network.exchanges
+
+
+# -- sizes, TCP ---------------------------------------------------------------------
+
+
+async def test_truncated_over_udp_and_whole_over_tcp(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        for ask in (
+            query("big.example.com", "TXT"),
+            query("big.example.com", "TXT", use_edns=False),
+        ):
+            reply = await udp(ask, address)
+            assert reply.flags & dns.flags.TC
+            assert not reply.answer
+            assert len(reply.to_wire()) <= (1232 if ask.edns == 0 else 512)
+        whole = await tcp(query("big.example.com", "TXT"), address)
+        assert not whole.flags & dns.flags.TC
+        assert len(whole.answer[0]) == 12
+        again = await tcp(query("big.example.com", "TXT"), address)
+        assert len(again.answer[0]) == 12
+        assert server.stats.truncated == 2
+        assert server.stats.fast_path >= 1
+        assert server.stats.tcp_queries == 2
+
+
+async def test_pipelined_tcp_queries_are_answered_out_of_order(clock: MockClock) -> None:
+    sandbox = build_sandbox()
+    slow_cdn(sandbox)
+    async with running(sandbox) as (server, address, _):
+        slow = query("www.cdn.net")
+        fast = query("www.example.com")
+        replies = await trio.to_thread.run_sync(
+            _tcp_raw, [slow.to_wire(), fast.to_wire()], address, 2
+        )
+        first, second = (dns.message.from_wire(data) for data in replies)
+        assert (first.id, second.id) == (fast.id, slow.id)
+        assert texts(first) == ["198.51.100.80"]
+        assert texts(second) == ["edge.cdn.net.", "198.51.100.41"]
+        assert server.stats.tcp_connections == 1
+
+
+async def test_cookies_are_echoed_with_a_server_cookie(clock: MockClock) -> None:
+    async with running() as (server, address, _):
+        cookies = []
+        for client in (b"\x01" * 8, b"\x01" * 8, b"\x02" * 8):
+            ask = query("www.example.com", options=[dns.edns.CookieOption(client, b"")])
+            reply = await udp(ask, address)
+            (cookie,) = (o for o in reply.options if o.otype == dns.edns.OptionType.COOKIE)
+            assert isinstance(cookie, dns.edns.CookieOption)
+            assert cookie.client == client
+            assert len(cookie.server) == 8
+            assert texts(reply) == ["198.51.100.80"]
+            cookies.append(cookie.server)
+        assert cookies[0] == cookies[1] != cookies[2]
+        assert server.stats.fast_path == 2  # the fast path patches the cookie in
+
+
+# -- limits and shutdown ------------------------------------------------------------
+
+
+async def test_queries_over_the_in_flight_cap_are_dropped(clock: MockClock) -> None:
+    sandbox = build_sandbox()
+    slow_cdn(sandbox)
+    async with running(sandbox, max_in_flight=1) as (server, address, _):
+        first = query("www.cdn.net")
+        second = query("edge.cdn.net")
+        (data,) = await raw_udp([first.to_wire(), second.to_wire()], address)
+        assert dns.message.from_wire(data).id == first.id
+        assert server.stats.dropped_over_limit == 1
+        assert server.stats.resolved == 1
+
+
+async def test_shutdown_lets_a_query_in_flight_finish(clock: MockClock) -> None:
+    sandbox = build_sandbox()
+    slow_cdn(sandbox)
+    resolver = Resolver(root_hints=sandbox.root_hints, transport=sandbox.network)
+    server = Server(resolver, ServerSettings(listen=(("127.0.0.1", 0),)))
+    replies: list[dns.message.Message] = []
+    async with trio.open_nursery() as nursery:
+        (address,) = await nursery.start(server.serve)
+
+        async def ask() -> None:
+            replies.append(await udp(query("www.cdn.net"), address))
+
+        nursery.start_soon(ask)
+        await started(server)
+        # Cancelling the server's task (not only shutdown()) gives the same grace.
+        nursery.cancel_scope.cancel()
+    # The client waits in a thread, which a cancel does not stop: it got its answer.
+    assert [texts(r) for r in replies] == [["edge.cdn.net.", "198.51.100.41"]]
+    assert server.stats.resolved == 1
+    assert server.in_flight == 0
+
+
+async def test_shutdown_answers_the_query_in_flight(clock: MockClock) -> None:
+    sandbox = build_sandbox()
+    slow_cdn(sandbox)
+    async with running(sandbox) as (server, address, _):
+        async with trio.open_nursery() as nursery:
+            results: list[dns.message.Message] = []
+
+            async def ask() -> None:
+                results.append(await udp(query("www.cdn.net"), address))
+
+            nursery.start_soon(ask)
+            await started(server)
+            server.shutdown()
+        assert texts(results[0]) == ["edge.cdn.net.", "198.51.100.41"]
+        with pytest.raises(OSError):  # nobody listens any more
+            await trio.to_thread.run_sync(
+                lambda: socket.create_connection(address, timeout=TIMEOUT).close()
+            )
+
+
+def _held_connections(address: Address) -> tuple[bytes, bytes]:
+    """Open two connections; what the second, then (after idling) the first, reads."""
+    with socket.create_connection(address, timeout=TIMEOUT) as first:
+        with socket.create_connection(address, timeout=TIMEOUT) as second:
+            try:
+                rejected = second.recv(10)
+            except ConnectionResetError:
+                rejected = b""
+        return rejected, first.recv(10)
+
+
+async def test_tcp_connection_cap_and_idle_timeout(clock: MockClock) -> None:
+    async with running(max_tcp_connections=1, tcp_idle_timeout=10.0) as (server, address, _):
+        async with trio.open_nursery() as nursery:
+            result: list[tuple[bytes, bytes]] = []
+
+            async def connect() -> None:
+                result.append(await trio.to_thread.run_sync(_held_connections, address))
+
+            nursery.start_soon(connect)
+            with trio.fail_after(TIMEOUT):
+                while server.stats.tcp_rejected == 0:  # noqa: ASYNC110
+                    await trio.sleep(0.01)
+            clock.jump(11)  # the first connection has idled out
+        assert result == [(b"", b"")]
+        assert server.stats.tcp_connections == 1
+        assert server.stats.tcp_rejected == 1
+
+
+# -- the fast path's parser, on its own ---------------------------------------------
+
+
+def test_peek_keys_ordinary_queries_and_refuses_the_rest() -> None:
+    plain = Message.make_query("WWW.example.com", "A", id=1).to_wire()
+    peek = peek_query_untrusted(plain, tcp=False, max_udp=1232)
+    assert peek is not None
+    key, question_end, cookie = peek
+    assert key[0].startswith(b"\x03www\x07example\x03com\x00")
+    assert (key[2], key[3], key[4], cookie) == (1232, False, False, None)
+    assert question_end == 12 + 17 + 4
+    other = Message.make_query("www.EXAMPLE.com", "A", id=2).to_wire()
+    assert peek_query_untrusted(other, tcp=False, max_udp=1232) == peek
+    # Different type, TCP, no EDNS: different keys.
+    assert peek_query_untrusted(other, tcp=True, max_udp=1232) != peek
+    aaaa = Message.make_query("www.example.com", "AAAA").to_wire()
+    assert peek_query_untrusted(aaaa, tcp=False, max_udp=1232)[0] != key  # type: ignore[index]
+    # Anything odd is left for the slow path.
+    assert peek_query_untrusted(plain[:-1], tcp=False, max_udp=1232) is None
+    assert peek_query_untrusted(plain + b"\0", tcp=False, max_udp=1232) is None
+    response = bytearray(plain)
+    response[2] |= 0x80
+    assert peek_query_untrusted(bytes(response), tcp=False, max_udp=1232) is None
+
+
+@given(st.binary(max_size=80))
+def test_peek_never_raises(data: bytes) -> None:
+    peek = peek_query_untrusted(data, tcp=False, max_udp=1232)
+    if peek is not None:
+        assert 12 < peek[1] <= len(data)
+
+
+def test_answer_cache_patches_id_question_and_ttls() -> None:
+    cache = AnswerCache(max_entries=2)
+    query = Message.make_query("www.example.com", "A", id=7)
+    wire = query.to_wire()
+    key, end, _ = peek_query_untrusted(wire, tcp=False, max_udp=1232)  # type: ignore[misc]
+    reply = dns.message.make_response(dns.message.from_wire(wire))
+    reply.answer.append(dns.rrset.from_text("www.example.com.", 60, "IN", "A", "192.0.2.1"))
+    encoded = reply.to_wire()
+    assert [ttl for _, ttl in ttl_fields(encoded)] == [60]
+    assert cache.store(key, encoded, now=1000.0)
+    other = Message.make_query("WWW.example.com", "A", id=9).to_wire()
+    patched = cache.reply(key, other, end, None, now=1010.5)
+    assert patched is not None
+    parsed = dns.message.from_wire(patched)
+    assert parsed.id == 9
+    assert parsed.question[0].name.to_text() == "WWW.example.com."
+    assert parsed.answer[0].ttl == 50
+    assert cache.reply(key, other, end, None, now=1060.0) is None  # expired
+    assert len(cache) == 0

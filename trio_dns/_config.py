@@ -1,0 +1,347 @@
+"""The settings of `trio-dns serve`, from a TOML file and the command line.
+
+Theory of operation: one table, `_OPTIONS`, lists every setting once: its key
+(the TOML key, and with dashes the command-line option), what kind of value it
+takes, its default and its help. `add_arguments` turns the table into argparse
+options whose default is None, so that what the user typed can be told from what
+they left out; `ServeConfig.load` then starts from the defaults, applies the
+`--config` file, applies the options given on the command line (which win), and
+checks every value with the same converter whichever source it came from. Any
+problem is a `ConfigError` whose message is one line naming the file and key (or
+the option) and the bad value, so that a server with a bad configuration does
+not start, and the operator sees what to fix. The root hints and trust anchor
+files are read here too, so that a broken one is a configuration error rather
+than a failure after start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import math
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._address import Address, normalize_address
+from ._errors import DNSError
+from ._server import DEFAULT_LISTEN, LOOPBACK, Network, ServerSettings
+from ._wire.enums import RRType
+from ._wire.message import Record
+from ._wire.name import ROOT
+from ._wire.zone import read_zone_file
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+_ANCHOR_TTL = 172800  # trust anchor files often give no TTL; they do not expire
+
+
+class ConfigError(DNSError):
+    """A bad setting; the message is one line that names it."""
+
+
+class _Bad(Exception):
+    """A converter's complaint: what the value must be."""
+
+
+@attrs.frozen
+class ServeConfig:
+    """Every setting of `trio-dns serve` (see `_OPTIONS` for their meaning)."""
+
+    listen: tuple[Address, ...] = DEFAULT_LISTEN
+    allow: tuple[Network, ...] = LOOPBACK
+    root_hints: Path | None = None
+    trust_anchor: Path | None = None
+    sandbox: bool = False
+    no_ipv4: bool = False
+    no_ipv6: bool = False
+    no_qname_minimisation: bool = False
+    upstream_port: int = 53
+    cache_size: int = 100_000
+    max_ttl: int = 86400
+    min_ttl: int = 0
+    deadline: float = 10.0
+    max_in_flight: int = 1000
+    max_tcp_connections: int = 128
+    tcp_idle_timeout: float = 10.0
+    grace_period: float = 5.0
+    log_level: str = "warning"
+    # Read from the files named above by `load`.
+    hints: tuple[Record, ...] | None = attrs.field(default=None, repr=False)
+    anchors: tuple[Record, ...] = attrs.field(default=(), repr=False)
+
+    @classmethod
+    def load(cls, options: Mapping[str, Any], config_file: Path | None = None) -> ServeConfig:
+        """Defaults, then the TOML file, then `options` (argparse's, None where not given)."""
+        values: dict[str, Any] = {}
+        if config_file is not None:
+            values.update(_read_toml(config_file))
+        for key in _OPTIONS:
+            given = options.get(key)
+            if given is not None:
+                values[key] = _convert(key, given, f"--{key.replace('_', '-')}", text=True)
+        config = cls(**values)
+        config._check()
+        return attrs.evolve(config, hints=config._read_hints(), anchors=config._read_anchors())
+
+    def _check(self) -> None:
+        if self.no_ipv4 and self.no_ipv6:
+            raise ConfigError("no_ipv4 and no_ipv6 together leave nothing to query over")
+        if self.min_ttl > self.max_ttl:
+            raise ConfigError(f"min_ttl {self.min_ttl} is above max_ttl {self.max_ttl}")
+        if self.sandbox and self.root_hints is not None:
+            raise ConfigError("sandbox brings its own root hints; drop root_hints")
+
+    def _read_hints(self) -> tuple[Record, ...] | None:
+        if self.root_hints is None:
+            return None
+        records = _read_zone("root_hints", self.root_hints, None)
+        if not any(r.rtype == RRType.NS and r.name == ROOT for r in records):
+            raise ConfigError(f"root_hints: {self.root_hints} has no NS records for the root")
+        return tuple(records)
+
+    def _read_anchors(self) -> tuple[Record, ...]:
+        if self.trust_anchor is None:
+            return ()
+        records = _read_zone("trust_anchor", self.trust_anchor, _ANCHOR_TTL)
+        if not records:
+            raise ConfigError(f"trust_anchor: {self.trust_anchor} holds no DS or DNSKEY records")
+        for record in records:
+            if record.rtype not in (RRType.DS, RRType.DNSKEY):
+                raise ConfigError(
+                    f"trust_anchor: {self.trust_anchor} holds {record.name} "
+                    f"{record.rtype.name}; only DS and DNSKEY records are trust anchors"
+                )
+        return tuple(records)
+
+    def server_settings(self) -> ServerSettings:
+        return ServerSettings(
+            listen=self.listen,
+            allow=self.allow,
+            max_in_flight=self.max_in_flight,
+            max_tcp_connections=self.max_tcp_connections,
+            tcp_idle_timeout=self.tcp_idle_timeout,
+            query_deadline=self.deadline + 1.0,
+            grace_period=self.grace_period,
+        )
+
+    @property
+    def logging_level(self) -> int:
+        level: int = getattr(logging, self.log_level.upper())
+        return level
+
+
+def _read_zone(key: str, path: Path, default_ttl: int | None) -> list[Record]:
+    try:
+        return read_zone_file(path, origin=ROOT, default_ttl=default_ttl)
+    except DNSError as exc:
+        raise ConfigError(f"{key}: {_one_line(str(exc))}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {_one_line(str(exc))}") from None
+    values = {}
+    for key, value in data.items():
+        if key not in _OPTIONS:
+            raise ConfigError(f"{path}: unknown key {key!r}")
+        if key in _FILE_KEYS and isinstance(value, str) and value:
+            value = str(path.parent / value)  # relative to the config file
+        values[key] = _convert(key, value, f"{path}: {key!r}", text=False)
+    return values
+
+
+def _convert(key: str, value: object, where: str, *, text: bool) -> object:
+    option = _OPTIONS[key]
+    try:
+        return option.convert(value, text)
+    except _Bad as exc:
+        shown = value if isinstance(value, str | int | float | bool) else _one_line(repr(value))
+        raise ConfigError(f"{where} must be {exc}, not {shown!r}") from None
+
+
+# -- converters: (value, from command-line text?) -> setting; raise _Bad ----------------
+
+
+def _integer(value: object, text: bool, minimum: int, maximum: int, what: str) -> int:
+    if text and isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            raise _Bad(what) from None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise _Bad(what)
+    return value
+
+
+def _positive_int(value: object, text: bool) -> int:
+    return _integer(value, text, 1, 2**31 - 1, "a positive integer")
+
+
+def _ttl(value: object, text: bool) -> int:
+    return _integer(value, text, 0, 2**31 - 1, "a TTL in seconds (0 or more)")
+
+
+def _port(value: object, text: bool) -> int:
+    return _integer(value, text, 1, 65535, "a port number (1 to 65535)")
+
+
+def _seconds(value: object, text: bool, zero: bool = False) -> float:
+    what = "a number of seconds" + (" (0 or more)" if zero else " above 0")
+    if text and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise _Bad(what) from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Bad(what)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise _Bad(what)
+    return float(value)
+
+
+def _boolean(value: object, text: bool) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad("true or false")
+    return value
+
+
+def _path(value: object, text: bool) -> Path:
+    if not isinstance(value, str) or not value:
+        raise _Bad("a file name")
+    path = Path(value)
+    if not path.is_file():
+        raise _Bad("an existing file")
+    return path
+
+
+def _log_level(value: object, text: bool) -> str:
+    if not isinstance(value, str) or value.lower() not in _LOG_LEVELS:
+        raise _Bad("one of " + ", ".join(_LOG_LEVELS))
+    return value.lower()
+
+
+def _list_of(item: Callable[[str], Any], what: str) -> Callable[[object, bool], tuple[Any, ...]]:
+    def convert(value: object, text: bool) -> tuple[Any, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise _Bad(f"a list of {what}")
+        out = []
+        for entry in items:
+            if not isinstance(entry, str):
+                raise _Bad(f"a list of {what}")
+            try:
+                out.append(item(entry))
+            except ValueError:
+                raise _Bad(f"a list of {what}") from None
+        return tuple(out)
+
+    return convert
+
+
+def parse_listen_address(text: str) -> Address:
+    """`127.0.0.1:53`, `[::1]:5353`, or an address alone (port 53). Port 0 is allowed."""
+    text = text.strip()
+    port = "53"
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(text)
+        port = rest[1:] if rest else port
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host = text
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(text)
+    return normalize_address(host, int(port))
+
+
+def _network(text: str) -> Network:
+    return ipaddress.ip_network(text.strip(), strict=False)
+
+
+@attrs.frozen
+class _Option:
+    convert: Callable[[object, bool], Any]
+    help: str
+    metavar: str | None = None  # None: a flag
+    repeat: bool = False
+
+
+_OPTIONS: dict[str, _Option] = {
+    "listen": _Option(
+        _list_of(parse_listen_address, "ADDR:PORT addresses"),
+        "address and port to serve on, UDP and TCP; repeatable (default 127.0.0.1:53 and [::1]:53)",
+        "ADDR:PORT",
+        repeat=True,
+    ),
+    "allow": _Option(
+        _list_of(_network, "CIDR networks"),
+        "clients allowed to query, as a network; repeatable (default: loopback only); "
+        "others get REFUSED",
+        "CIDR",
+        repeat=True,
+    ),
+    "root_hints": _Option(_path, "zone file of the root NS records and addresses", "FILE"),
+    "trust_anchor": _Option(_path, "zone file of the root's DS or DNSKEY records", "FILE"),
+    "sandbox": _Option(_boolean, "resolve in the built-in simulated internet"),
+    "no_ipv4": _Option(_boolean, "never query nameservers over IPv4"),
+    "no_ipv6": _Option(_boolean, "never query nameservers over IPv6"),
+    "no_qname_minimisation": _Option(_boolean, "send the full name to every server"),
+    "upstream_port": _Option(_port, "port the nameservers listen on (default 53)", "PORT"),
+    "cache_size": _Option(_positive_int, "most entries in the cache (default 100000)", "N"),
+    "max_ttl": _Option(_ttl, "cap on cached TTLs, seconds (default 86400)", "S"),
+    "min_ttl": _Option(_ttl, "floor on cached TTLs, seconds (default 0)", "S"),
+    "deadline": _Option(_seconds, "seconds to answer one question (default 10)", "S"),
+    "max_in_flight": _Option(
+        _positive_int, "resolutions at once; more are dropped (default 1000)", "N"
+    ),
+    "max_tcp_connections": _Option(_positive_int, "open TCP connections (default 128)", "N"),
+    "tcp_idle_timeout": _Option(
+        _seconds, "seconds before an idle TCP connection is closed (default 10)", "S"
+    ),
+    "grace_period": _Option(
+        lambda value, text: _seconds(value, text, zero=True),
+        "seconds given to queries in flight at shutdown (default 5)",
+        "S",
+    ),
+    "log_level": _Option(_log_level, "debug, info, warning or error (default warning)", "LEVEL"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per setting, plus --config; every default is None (not given)."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML file of settings (keys as the options, with underscores); "
+        "options given here override it",
+    )
+    for key, option in _OPTIONS.items():
+        flag = "--" + key.replace("_", "-")
+        if option.metavar is None:
+            parser.add_argument(flag, dest=key, action="store_true", default=None, help=option.help)
+        elif option.repeat:
+            parser.add_argument(
+                flag, dest=key, action="append", metavar=option.metavar, help=option.help
+            )
+        else:
+            parser.add_argument(flag, dest=key, metavar=option.metavar, help=option.help)
+
+
+KEYS: tuple[str, ...] = tuple(_OPTIONS)
+_FILE_KEYS = frozenset({"root_hints", "trust_anchor"})

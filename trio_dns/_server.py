@@ -1,0 +1,656 @@
+"""The DNS server: UDP and TCP listeners in front of a `Resolver`.
+
+Theory of operation: each UDP socket has one receive loop that waits until the
+socket is readable and then drains it with non-blocking `recvfrom`, at most
+`batch` datagrams before letting other tasks run, so one scheduler round trip is
+paid per batch rather than per packet and a flood cannot starve anything else.
+Every datagram is first checked against the access list (REFUSED outside it),
+then looked up in the `AnswerCache` of encoded replies (`_answer_cache.py`):
+a hit is patched for this query and sent inline, with no task and no parsing
+beyond the header and question. A miss takes the slow path: the full
+`Message.from_wire`, the protocol checks (FORMERR, NOTIMP, BADVERS), and then
+either a reply from the resolver's cache alone (RD=0) or a resolution task in
+the server's nursery (RD=1), if fewer than `max_in_flight` are running; excess
+queries are dropped and counted, never queued. A resolved reply is built from
+the `Answer`, fitted to the client's payload size (TC=1 if it does not fit) and,
+if it is a plain positive or negative answer, stored for the fast path.
+
+TCP follows RFC 7766: an accept loop capped at `max_tcp_connections`, and per
+connection a task that reads 2-octet-framed queries and answers each as soon as
+it is ready (pipelined, out of order), with at most `max_tcp_queries` unanswered
+at once (then it stops reading), and an idle timeout.
+
+Shutdown (`shutdown()`, or cancelling `serve`) stops the listeners and the TCP
+readers, then gives queries in flight `grace_period` seconds to be answered.
+Malformed packets and failing upstreams are counted in `ServerStats` and logged
+at debug level at most, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import ipaddress
+import logging
+import secrets
+import socket
+import struct
+from collections.abc import Awaitable, Callable
+
+import attrs
+import trio
+
+from ._address import Address, format_address
+from ._answer import Answer, servfail
+from ._answer_cache import (
+    MIN_UDP_PAYLOAD,
+    TCP_LIMIT,
+    AnswerCache,
+    AnswerKey,
+    peek_query_untrusted,
+    question_end_untrusted,
+)
+from ._errors import DNSError, MalformedMessage
+from ._resolver import Resolver
+from ._wire.edns import Cookie, Edns, EdnsOption, GenericOption
+from ._wire.enums import EdeCode, EdnsOptionCode, Flag, Opcode, Rcode, RRClass, RRType
+from ._wire.message import Message, Record
+from ._wire.name import ROOT, Name
+from ._wire.rdtypes.address import AAAA, A
+from ._wire.rdtypes.single_name import NS
+
+log = logging.getLogger("trio_dns.server")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_LISTEN: tuple[Address, ...] = (("127.0.0.1", 53), ("::1", 53))
+LOOPBACK: tuple[Network, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+
+_HEADER = struct.Struct("!HHHHHH")
+_RECV_SIZE = 4096  # a larger query is cut short by the kernel and then fails to parse
+_SOCKET_BUFFER = 1 << 20  # room for a burst while the loop is busy
+_TCP_BACKLOG = 128
+_ALLOW_MEMO = 4096  # client addresses whose access decision is remembered
+# Types no client may ask a recursive resolver for: REFUSED like Unbound.
+_REFUSED_TYPES = frozenset({RRType.AXFR, RRType.IXFR})
+_FORMERR_TYPES = frozenset({RRType.OPT, RRType.TSIG, RRType.TKEY})
+
+
+@attrs.frozen
+class ServerSettings:
+    listen: tuple[Address, ...] = DEFAULT_LISTEN
+    allow: tuple[Network, ...] = LOOPBACK
+    max_in_flight: int = 1000  # resolution tasks at once; excess queries are dropped
+    max_tcp_connections: int = 128
+    max_tcp_queries: int = 32  # unanswered queries per TCP connection before reading stops
+    tcp_idle_timeout: float = 10.0
+    query_deadline: float = 15.0  # a backstop over the resolver's own deadline
+    grace_period: float = 5.0  # for queries in flight at shutdown
+    max_udp_payload: int = 1232  # the largest UDP reply sent, whatever the client offers
+    answer_cache_entries: int = 10_000
+    batch: int = 64  # datagrams handled per wakeup of a UDP loop
+
+
+@attrs.define
+class ServerStats:
+    queries: int = 0  # every query from an allowed client, UDP and TCP
+    tcp_queries: int = 0
+    fast_path: int = 0  # answered from the encoded-reply cache
+    cache_only: int = 0  # RD=0 queries answered from the cache
+    resolved: int = 0  # resolution tasks finished
+    dropped_malformed: int = 0  # not even a header (or a response): no reply
+    dropped_over_limit: int = 0  # max_in_flight reached
+    refused: int = 0
+    formerr: int = 0
+    notimp: int = 0
+    badvers: int = 0
+    servfail: int = 0
+    truncated: int = 0
+    send_errors: int = 0
+    tcp_connections: int = 0
+    tcp_rejected: int = 0  # connections closed at once: max_tcp_connections reached
+
+
+@attrs.frozen
+class _Pending:
+    """A query that needs the resolver: what building its reply will need."""
+
+    query: Message
+    key: AnswerKey | None
+    limit: int
+    client: str
+
+
+class _Frames:
+    """2-octet length-prefixed messages from a stream (RFC 1035 section 4.2.2)."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream = stream
+        self._buffer = bytearray()
+
+    async def next(self) -> bytes | None:
+        """The next message; None when the peer closed (between messages or not)."""
+        while True:
+            if len(self._buffer) >= 2:
+                size = 2 + ((self._buffer[0] << 8) | self._buffer[1])
+                if len(self._buffer) >= size:
+                    data = bytes(self._buffer[2:size])
+                    del self._buffer[:size]
+                    return data
+            chunk = await self._stream.receive_some(65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+
+def _error_reply(data: bytes, rcode: Rcode, question_end: int | None) -> bytes:
+    """A header-only reply (plus the question, if there is one to echo)."""
+    flags = (data[2] << 8) | data[3]
+    word = 0x8000 | (flags & 0x7800) | (flags & (Flag.RD | Flag.CD)) | Flag.RA | int(rcode)
+    question = data[12:question_end] if question_end is not None else b""
+    return _HEADER.pack((data[0] << 8) | data[1], word, 1 if question else 0, 0, 0, 0) + question
+
+
+@attrs.define(eq=False)
+class Server:
+    """Serves `resolver` to clients: `await server.serve()` (or `nursery.start`)."""
+
+    resolver: Resolver
+    settings: ServerSettings = attrs.Factory(ServerSettings)
+    stats: ServerStats = attrs.Factory(ServerStats)
+    answers: AnswerCache = attrs.field(init=False)
+    _secret: bytes = attrs.field(init=False, factory=lambda: secrets.token_bytes(16))
+    _stop: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _in_flight: int = attrs.field(init=False, default=0)
+    _tcp_open: int = attrs.field(init=False, default=0)
+    _readers: set[trio.CancelScope] = attrs.field(init=False, factory=set)
+    _allowed: dict[str, bool] = attrs.field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        self.answers = AnswerCache(self.settings.answer_cache_entries)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def shutdown(self) -> None:
+        """Stop accepting queries; `serve` returns once those in flight are answered."""
+        self._stop.set()
+
+    # -- listening -------------------------------------------------------------------
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[tuple[Address, ...]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listen on every configured address (UDP and TCP) until shut down.
+
+        Reports the bound addresses (with the real port where 0 was asked for).
+        """
+        udp, tcp, bound = await self._bind()
+        try:
+            task_status.started(bound)
+            for address in bound:
+                log.info("listening on %s (UDP and TCP)", format_address(address))
+            async with trio.open_nursery() as watcher:
+                watcher.start_soon(self._stop_when_cancelled)
+                # Shielded, so that cancelling serve() still lets queries finish.
+                with trio.CancelScope(shield=True):
+                    await self._run(udp, tcp)
+                watcher.cancel_scope.cancel()
+        finally:
+            for sock in udp:
+                sock.close()
+            for listener in tcp:
+                listener.socket.close()
+
+    async def _stop_when_cancelled(self) -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            self._stop.set()
+
+    async def _run(self, udp: list[socket.socket], tcp: list[trio.SocketListener]) -> None:
+        async with trio.open_nursery() as work:
+            async with trio.open_nursery() as listeners:
+                for sock in udp:
+                    listeners.start_soon(self._udp_loop, sock, work)
+                for listener in tcp:
+                    listeners.start_soon(self._tcp_loop, listener, work)
+                await self._stop.wait()
+                listeners.cancel_scope.cancel()
+            for reader in list(self._readers):
+                reader.cancel()
+            if self._in_flight:
+                log.info("shutting down: %d queries in flight", self._in_flight)
+            work.cancel_scope.deadline = trio.current_time() + self.settings.grace_period
+        log.info("stopped")
+
+    async def _bind(
+        self,
+    ) -> tuple[list[socket.socket], list[trio.SocketListener], tuple[Address, ...]]:
+        udp: list[socket.socket] = []
+        tcp: list[trio.SocketListener] = []
+        bound: list[Address] = []
+        try:
+            for address in self.settings.listen:
+                try:
+                    pair = await self._bind_one(address)
+                except OSError as exc:
+                    if address == ("::1", 53) and exc.errno in (
+                        errno.EADDRNOTAVAIL,
+                        errno.EAFNOSUPPORT,
+                    ):
+                        log.warning("IPv6 loopback unavailable, not listening on [::1]:53")
+                        continue
+                    raise DNSError(
+                        f"cannot listen on {format_address(address)}: {exc.strerror or exc}"
+                    ) from None
+                udp.append(pair[0])
+                tcp.append(pair[1])
+                bound.append(pair[2])
+        except BaseException:
+            for sock in udp:
+                sock.close()
+            for listener in tcp:
+                listener.socket.close()
+            raise
+        if not bound:
+            raise DNSError("no address to listen on")
+        return udp, tcp, tuple(bound)
+
+    async def _bind_one(
+        self, address: Address
+    ) -> tuple[socket.socket, trio.SocketListener, Address]:
+        host, port = address
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # With port 0 the kernel picks the UDP port; TCP then wants the same one,
+        # which can be taken: try a few times.
+        for attempt in range(8 if port == 0 else 1):
+            udp = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                if family == socket.AF_INET6:
+                    udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                with contextlib.suppress(OSError):  # a smaller buffer still works
+                    udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+                udp.setblocking(False)
+                udp.bind((host, port))
+                actual = udp.getsockname()[1]
+                tcp = trio.socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if family == socket.AF_INET6:
+                        tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    await tcp.bind((host, actual))
+                    tcp.listen(_TCP_BACKLOG)
+                except BaseException:
+                    tcp.close()
+                    raise
+            except OSError as exc:
+                udp.close()
+                if port == 0 and exc.errno == errno.EADDRINUSE and attempt < 7:
+                    continue
+                raise
+            except BaseException:
+                udp.close()
+                raise
+            return udp, trio.SocketListener(tcp), (host, actual)
+        raise AssertionError("unreachable")
+
+    # -- UDP -------------------------------------------------------------------------
+
+    async def _udp_loop(self, sock: socket.socket, work: trio.Nursery) -> None:
+        recvfrom = sock.recvfrom
+        sendto = sock.sendto
+        handle = self._handle
+        batch = self.settings.batch
+        stats = self.stats
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            for _ in range(batch):
+                try:
+                    data, source = recvfrom(_RECV_SIZE)
+                except BlockingIOError:
+                    break
+                except OSError as exc:  # e.g. an ICMP error reported on the socket
+                    log.debug("UDP receive error: %s", exc)
+                    continue
+                result = handle(data, source[0], False)
+                if result is None:
+                    continue
+                if type(result) is bytes:
+                    try:
+                        sendto(result, source)
+                    except OSError:
+                        stats.send_errors += 1
+                    continue
+                assert isinstance(result, _Pending)
+                if self._in_flight >= self.settings.max_in_flight:
+                    stats.dropped_over_limit += 1
+                    continue
+                self._in_flight += 1
+                work.start_soon(self._resolve_udp, result, sock, source)
+
+    async def _resolve_udp(self, pending: _Pending, sock: socket.socket, source: object) -> None:
+        try:
+            wire = await self._resolve(pending)
+        finally:
+            self._in_flight -= 1
+        try:
+            sock.sendto(wire, source)  # type: ignore[call-overload]
+        except BlockingIOError:
+            try:
+                await trio.lowlevel.wait_writable(sock)
+                sock.sendto(wire, source)  # type: ignore[call-overload]
+            except OSError:
+                self.stats.send_errors += 1
+        except OSError:
+            self.stats.send_errors += 1
+
+    # -- TCP -------------------------------------------------------------------------
+
+    async def _tcp_loop(self, listener: trio.SocketListener, work: trio.Nursery) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:  # out of file descriptors, most likely: wait a little
+                log.debug("TCP accept failed: %s", exc)
+                await trio.sleep(0.1)
+                continue
+            if self._tcp_open >= self.settings.max_tcp_connections:
+                self.stats.tcp_rejected += 1
+                stream.socket.close()
+                continue
+            self._tcp_open += 1
+            self.stats.tcp_connections += 1
+            work.start_soon(self._serve_connection, stream)
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        try:
+            client = stream.socket.getpeername()[0]
+        except OSError:
+            client = ""
+        send_lock = trio.Lock()
+        slots = trio.Semaphore(self.settings.max_tcp_queries)
+
+        async def send(wire: bytes) -> None:
+            async with send_lock:
+                await stream.send_all(len(wire).to_bytes(2, "big") + wire)
+
+        try:
+            async with stream, trio.open_nursery() as queries:
+                with trio.CancelScope() as reading:
+                    self._readers.add(reading)
+                    if self._stop.is_set():
+                        reading.cancel()
+                    try:
+                        await self._read_queries(stream, client, send, slots, queries)
+                    finally:
+                        self._readers.discard(reading)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            log.debug("TCP connection from %s failed: %s", client, exc)
+        finally:
+            self._tcp_open -= 1
+
+    async def _read_queries(
+        self,
+        stream: trio.SocketStream,
+        client: str,
+        send: Callable[[bytes], Awaitable[None]],
+        slots: trio.Semaphore,
+        queries: trio.Nursery,
+    ) -> None:
+        frames = _Frames(stream)
+        while True:
+            data = None
+            with trio.move_on_after(self.settings.tcp_idle_timeout):
+                data = await frames.next()
+            if data is None:
+                return  # closed by the client, or idle
+            result = self._handle(data, client, True)
+            if result is None:
+                continue
+            if isinstance(result, bytes):
+                await send(result)
+                continue
+            if self._in_flight >= self.settings.max_in_flight:
+                self.stats.dropped_over_limit += 1
+                continue
+            await slots.acquire()
+            self._in_flight += 1
+            queries.start_soon(self._resolve_tcp, result, send, slots)
+
+    async def _resolve_tcp(
+        self, pending: _Pending, send: Callable[[bytes], Awaitable[None]], slots: trio.Semaphore
+    ) -> None:
+        try:
+            wire = await self._resolve(pending)
+        finally:
+            self._in_flight -= 1
+            slots.release()
+        try:
+            await send(wire)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            self.stats.send_errors += 1
+            log.debug("cannot send a TCP reply to %s: %s", pending.client, exc)
+
+    # -- one query -------------------------------------------------------------------
+
+    def _is_allowed(self, host: str) -> bool:
+        allowed = self._allowed.get(host)
+        if allowed is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                allowed = False
+            else:
+                allowed = any(address in network for network in self.settings.allow)
+            if len(self._allowed) >= _ALLOW_MEMO:
+                self._allowed.clear()
+            self._allowed[host] = allowed
+        return allowed
+
+    def _cookie(self, client_cookie: bytes, client: str) -> bytes:
+        """The client cookie and ours after it (RFC 7873 section 4.2)."""
+        ours = hashlib.blake2b(
+            client_cookie + client.encode(), key=self._secret, digest_size=8
+        ).digest()
+        return client_cookie + ours
+
+    def _handle(self, data: bytes, client: str, tcp: bool) -> bytes | _Pending | None:
+        """The reply to one query, or a resolution to start, or None (drop it)."""
+        if not self._is_allowed(client):
+            if len(data) < 12 or data[2] & 0x80:
+                self.stats.dropped_malformed += 1
+                return None
+            self.stats.refused += 1
+            return _error_reply(data, Rcode.REFUSED, question_end_untrusted(data))
+        self.stats.queries += 1
+        if tcp:
+            self.stats.tcp_queries += 1
+        peek = peek_query_untrusted(data, tcp=tcp, max_udp=self.settings.max_udp_payload)
+        if peek is not None:
+            key, question_end, client_cookie = peek
+            cookie = None if client_cookie is None else self._cookie(client_cookie, client)
+            reply = self.answers.reply(key, data, question_end, cookie, trio.current_time())
+            if reply is not None:
+                self.stats.fast_path += 1
+                return reply
+        return self._slow_path(data, client, tcp, None if peek is None else peek[0])
+
+    def _slow_path(
+        self, data: bytes, client: str, tcp: bool, key: AnswerKey | None
+    ) -> bytes | _Pending | None:
+        if len(data) < 12 or data[2] & 0x80:
+            # No header to answer, or a response: replying could start a loop.
+            self.stats.dropped_malformed += 1
+            log.debug("dropped a %d-octet packet from %s", len(data), client)
+            return None
+        if (data[2] >> 3) & 0x0F != Opcode.QUERY:
+            self.stats.notimp += 1
+            return _error_reply(data, Rcode.NOTIMP, question_end_untrusted(data))
+        try:
+            query = Message.from_wire(data)
+        except MalformedMessage as exc:
+            self.stats.formerr += 1
+            log.debug("malformed query from %s: %s", client, exc)
+            return _error_reply(data, Rcode.FORMERR, None)
+        if len(query.question) != 1:
+            self.stats.formerr += 1
+            return _error_reply(data, Rcode.FORMERR, None)
+        edns = query.edns
+        if tcp:
+            limit = TCP_LIMIT
+        elif edns is None:
+            limit = MIN_UDP_PAYLOAD
+        else:
+            limit = min(max(edns.payload, MIN_UDP_PAYLOAD), self.settings.max_udp_payload)
+        if edns is not None and edns.version != 0:
+            self.stats.badvers += 1
+            reply = query.make_response(Rcode.BADVERS, Flag.RA)
+            return attrs.evolve(reply, edns=self._reply_edns(query, client)).to_wire(limit)
+        if edns is not None and any(
+            isinstance(o, GenericOption) and o.code == EdnsOptionCode.COOKIE for o in edns.options
+        ):
+            self.stats.formerr += 1  # a cookie of the wrong length (RFC 7873 section 5.2.2)
+            return _error_reply(data, Rcode.FORMERR, None)
+        question = query.question[0]
+        if question.rtype in _FORMERR_TYPES:
+            self.stats.formerr += 1
+            return self._encode(query.make_response(Rcode.FORMERR, Flag.RA), query, client, limit)
+        if question.rclass != RRClass.IN or question.rtype in _REFUSED_TYPES:
+            self.stats.refused += 1
+            return self._encode(query.make_response(Rcode.REFUSED, Flag.RA), query, client, limit)
+        pending = _Pending(query, key, limit, client)
+        if Flag.RD not in query.flags:
+            self.stats.cache_only += 1
+            return self._cache_only(pending)
+        return pending
+
+    # -- building replies ------------------------------------------------------------
+
+    def _reply_edns(
+        self, query: Message, client: str, extra: tuple[EdnsOption, ...] = ()
+    ) -> Edns | None:
+        if query.edns is None:
+            return None
+        options = extra
+        cookie = query.edns.option(Cookie)
+        if isinstance(cookie, Cookie):
+            # Always last, where the fast path expects to patch it.
+            both = self._cookie(cookie.client, client)
+            options += (Cookie(both[:8], both[8:]),)
+        return Edns(
+            payload=self.settings.max_udp_payload,
+            dnssec_ok=query.edns.dnssec_ok,
+            options=options,
+        )
+
+    def _encode(self, reply: Message, query: Message, client: str, limit: int) -> bytes:
+        extra: tuple[EdnsOption, ...] = ()
+        if reply.edns is not None:
+            extra = reply.edns.options
+        reply = attrs.evolve(reply, edns=self._reply_edns(query, client, extra))
+        if reply.rcode == Rcode.SERVFAIL:
+            self.stats.servfail += 1
+        wire = reply.to_wire(limit)
+        if wire[2] & 0x02:
+            self.stats.truncated += 1
+        return wire
+
+    def _answer_reply(self, pending: _Pending, answer: Answer) -> bytes:
+        query = pending.query
+        flags = Flag.RA | (Flag.AA if answer.authoritative else Flag(0))
+        reply = query.make_response(answer.rcode, flags)
+        cache = self.resolver.cache
+        records = tuple(_clamp(r, cache.min_ttl, cache.max_ttl) for r in answer.records)
+        authority: tuple[Record, ...] = ()
+        if answer.soa is not None and answer.rcode != Rcode.SERVFAIL:
+            soa = answer.soa
+            authority = (Record(soa.name, soa.rtype, soa.rclass, answer.ttl, soa.rdata),)
+        edns = None
+        if answer.error is not None and query.edns is not None:
+            edns = Edns(options=(answer.error,))
+        reply = attrs.evolve(reply, answer=records, authority=authority, edns=edns)
+        wire = self._encode(reply, query, pending.client, pending.limit)
+        cacheable = answer.rcode in (Rcode.NOERROR, Rcode.NXDOMAIN) and answer.error is None
+        if cacheable and pending.key is not None:
+            self.answers.store(pending.key, wire, trio.current_time())
+        return wire
+
+    async def _resolve(self, pending: _Pending) -> bytes:
+        question = pending.query.question[0]
+        answer: Answer | None = None
+        with trio.move_on_after(self.settings.query_deadline):
+            try:
+                answer = await self.resolver.resolve(question.name, question.rtype, question.rclass)
+            except DNSError as exc:
+                log.debug("cannot resolve %s %s: %s", question.name, question.rtype.name, exc)
+                answer = servfail(
+                    question.name, question.rtype, question.rclass, EdeCode.OTHER, str(exc)
+                )
+            except Exception:
+                # A bug, not the network: worth a traceback, but not the whole server.
+                log.exception("resolving %s %s failed", question.name, question.rtype.name)
+                answer = servfail(
+                    question.name, question.rtype, question.rclass, EdeCode.OTHER, "internal error"
+                )
+        if answer is None:
+            answer = servfail(
+                question.name,
+                question.rtype,
+                question.rclass,
+                EdeCode.NO_REACHABLE_AUTHORITY,
+                "no answer in time",
+            )
+        self.stats.resolved += 1
+        if answer.failed:
+            log.debug(
+                "SERVFAIL for %s %s: %s",
+                question.name,
+                question.rtype.name,
+                answer.error.to_text() if answer.error else "",
+            )
+        return self._answer_reply(pending, answer)
+
+    # -- RD=0: the cache alone -------------------------------------------------------
+
+    def _cache_only(self, pending: _Pending) -> bytes:
+        """What the cache knows, like Unbound: the answer (or a cached negative
+        answer) if it has one, else a referral to the closest zone cut it knows."""
+        question = pending.query.question[0]
+        answer = self.resolver.cached(question.name, question.rtype, question.rclass)
+        if answer is not None:
+            return self._answer_reply(pending, answer)
+        ns, glue = self._referral(question.name)
+        reply = pending.query.make_response(Rcode.NOERROR, Flag.RA)
+        reply = attrs.evolve(reply, authority=ns, additional=glue)
+        return self._encode(reply, pending.query, pending.client, pending.limit)
+
+    def _referral(self, name: Name) -> tuple[tuple[Record, ...], tuple[Record, ...]]:
+        cache = self.resolver.cache
+        now = trio.current_time()
+        cut = cache.closest_delegation(name, RRClass.IN, now)
+        if cut is not None:
+            ns = cut.records
+            glue: list[Record] = []
+            for record in ns:
+                if isinstance(record.rdata, NS):
+                    for rtype in (RRType.A, RRType.AAAA):
+                        found = cache.get_rrset(record.rdata.target, rtype, RRClass.IN, now)
+                        if found is not None:
+                            glue.extend(found.records)
+            return ns, tuple(glue)
+        hints = tuple(self.resolver.root_hints or ())
+        ns = tuple(r for r in hints if r.rtype == RRType.NS and r.name == ROOT)
+        return ns, tuple(r for r in hints if isinstance(r.rdata, A | AAAA))
+
+
+def _clamp(record: Record, low: int, high: int) -> Record:
+    ttl = min(max(record.ttl, low), high)
+    if ttl == record.ttl:
+        return record
+    return Record(record.name, record.rtype, record.rclass, ttl, record.rdata)
