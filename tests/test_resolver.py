@@ -437,3 +437,15 @@ async def test_endless_delegation_chain_is_bounded(autojump_clock: trio.abc.Cloc
     answer = await resolver.resolve(qname, "A")
     assert answer.rcode == Rcode.SERVFAIL
     assert resolver.stats.upstream_queries <= resolver.settings.max_queries
+
+
+async def test_minimisation_skips_steps_already_answered(autojump_clock: trio.abc.Clock) -> None:
+    sandbox, resolver = make()
+    await resolver.resolve("a.wild.example.com", "A")
+    first = [str(e.qname) for e in sandbox.network.queries_to("198.51.100.10")]
+    assert first == ["wild.example.com.", "a.wild.example.com."]
+    sandbox.network.clear_log()
+    answer = await resolver.resolve("b.wild.example.com", "A")
+    assert texts(answer) == ["198.51.100.99"]
+    # wild.example.com was found to be no zone cut (NODATA) the first time.
+    assert [str(e.qname) for e in sandbox.network.exchanges] == ["b.wild.example.com."]

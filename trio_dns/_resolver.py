@@ -533,6 +533,8 @@ class Resolver:
                 minimised_steps += 1
                 ask_name = qname.ancestor(depth)
                 if ask_name != qname:
+                    if self._no_cut_below(ask_name, qclass):
+                        continue  # asked before: it exists, and is no zone cut
                     ask_type = RRType.A  # RFC 9156 section 2.1
             result = await self._ask_zone(zone, ns, ask_name, ask_type, qclass, work, path)
             self._store(result)
@@ -548,6 +550,16 @@ class Resolver:
                 depth = len(zone)
                 continue
             if ask_name != qname:
+                if result.outcome == Outcome.NODATA:
+                    # Remembered, so the next name below it skips this step.
+                    self.cache.put_negative(
+                        ask_name,
+                        ask_type,
+                        qclass,
+                        result.soa,
+                        trio.current_time(),
+                        kind=NegativeKind.NODATA,
+                    )
                 if result.outcome == Outcome.NXDOMAIN:
                     # Broken servers say NXDOMAIN for empty non-terminals: ask in full.
                     minimise = False
@@ -555,6 +567,15 @@ class Resolver:
                 continue  # no cut at this name: reveal one more label
             return _Step(result)
         raise _OutOfBudget(EdeCode.OTHER, f"more than {self.settings.max_referrals} referrals")
+
+    def _no_cut_below(self, name: Name, qclass: RRClass) -> bool:
+        """Did the zone's own server already answer for `name` (data or NODATA)?
+        Then no zone cut is there, and minimisation need not ask again."""
+        now = trio.current_time()
+        if self.cache.get_rrset(name, RRType.A, qclass, now, min_rank=Rank.AUTH_ANSWER):
+            return True
+        negative = self.cache.get_negative(name, RRType.A, qclass, now)
+        return negative is not None and negative.kind == NegativeKind.NODATA
 
     async def _closest_servers(
         self, name: Name, qclass: RRClass, work: _Work, path: tuple[tuple[Name, RRType], ...]

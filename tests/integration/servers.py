@@ -115,6 +115,8 @@ def _nsd_config(directory: Path, host: str, port: int, zones: Iterable[str]) -> 
         f'    logfile: "{d}/server.log"',
         "    server-count: 1",
         "    verbosity: 1",
+        # Response rate limiting would throttle load tests from one address.
+        "    rrl-ratelimit: 0",
         "    hide-version: yes",
         "    reuseport: no",
         "    do-ip6: no" if ":" not in host else "    do-ip4: no",
