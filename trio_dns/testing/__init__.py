@@ -23,3 +23,8 @@ from ._network import FakeNetwork as FakeNetwork
 from ._sandbox import Sandbox as Sandbox
 from ._sandbox import build_sandbox as build_sandbox
 from ._server import AuthoritativeServer as AuthoritativeServer
+from ._signing import NSEC3Parameters as NSEC3Parameters
+from ._signing import SigningKey as SigningKey
+from ._signing import make_ds as make_ds
+from ._signing import sign_rrset as sign_rrset
+from ._signing import sign_zone as sign_zone
