@@ -69,6 +69,14 @@ async def race(
     stagger: Callable[[C], float],
 ) -> RaceResult[C, T]:
     """Run `attempt` over `candidates`, staggered; return the first success."""
+    if len(candidates) == 1:
+        # Nothing to race: skip the nursery and the extra task, the common case
+        # for zones with one server left to try.
+        (only,) = candidates
+        try:
+            return RaceResult(only, await attempt(only), 1)
+        except ATTEMPT_ERRORS as exc:
+            raise RaceFailed([(only, exc)]) from None
     results: list[tuple[C, T]] = []
     errors: list[tuple[object, BaseException]] = []
     started = 0
