@@ -42,7 +42,17 @@ def test_exports_claim_to_live_in_trio_dns() -> None:
 
 PACKAGE = Path(trio_dns.__file__).parent
 # The layers that must stay pure: no trio, no sockets, nothing from the I/O layer.
-PURE = ["_wire", "_dnssec", "_address", "_answer", "_authority", "_cache", "_recursion", "_servers", "_errors"]
+PURE = [
+    "_wire",
+    "_dnssec",
+    "_address",
+    "_answer",
+    "_authority",
+    "_cache",
+    "_recursion",
+    "_servers",
+    "_errors",
+]
 IO_MODULES = {"trio", "socket", "asyncio", "selectors"}
 IO_LAYER = {"_transport", "_exchange", "_race", "_resolver", "_stub", "_cli", "_server", "testing"}
 

@@ -14,9 +14,10 @@ traceback, because that is a bug worth reporting.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
@@ -277,7 +278,8 @@ def _add_serve(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "serve",
         usage=f"{PROG} serve [--listen ADDR:PORT] [--allow CIDR] [--root-hints FILE] "
-        "[--trust-anchor FILE] [--config FILE] [options]",
+        "[--forward ADDR[:PORT]] [--zone FILE] [--metrics ADDR:PORT] [--query-log] "
+        "[--config FILE] [options]",
         help="run a recursive resolver for other machines",
         description="Serve DNS over UDP and TCP, resolving from the root servers. "
         "Every option can also be set in a TOML file given with --config.",
@@ -303,7 +305,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     from ._address import format_address
     from ._cache import Cache
     from ._config import ServeConfig
-    from ._resolver import Resolver, ResolverSettings
+    from ._resolver import Resolver
     from ._server import Server
     from ._transport import SocketTransport, Transport
 
@@ -313,6 +315,9 @@ async def _run_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    if config.query_log:
+        # Its own level, so the query log shows whatever --log-level says.
+        logging.getLogger("trio_dns.query").setLevel(logging.INFO)
     transport: Transport = SocketTransport()
     hints = list(config.hints) if config.hints is not None else None
     if config.sandbox:
@@ -324,28 +329,58 @@ async def _run_serve(args: argparse.Namespace) -> int:
         root_hints=hints,
         transport=transport,
         cache=Cache(max_entries=config.cache_size, max_ttl=config.max_ttl, min_ttl=config.min_ttl),
-        settings=ResolverSettings(
-            qname_minimisation=not config.no_qname_minimisation,
-            use_ipv4=not config.no_ipv4,
-            use_ipv6=not config.no_ipv6,
-            deadline=config.deadline,
-            port=config.upstream_port,
-        ),
+        settings=config.resolver_settings(),
+        local_zones=config.zones,
     )
     server = Server(resolver, config.server_settings())
     # Signals are caught before the sockets open, so a SIGTERM is never fatal.
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    with (
+        trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
+        _unwrap_dns_error(),
+    ):
         async with trio.open_nursery() as nursery:
             bound = await nursery.start(server.serve)
             where = ", ".join(format_address(address) for address in bound)
             print(f"{PROG}: serving on {where}", file=sys.stderr, flush=True)
-            async for signum in signals:
-                logging.getLogger("trio_dns.server").info(
-                    "%s: shutting down", signal.Signals(signum).name
-                )
-                server.shutdown()
-                break
+            async with trio.open_nursery() as endpoints:
+                if config.metrics is not None:
+                    from ._metrics import metrics_registry, serve_metrics
+
+                    try:
+                        address = await endpoints.start(
+                            serve_metrics, metrics_registry(server), config.metrics
+                        )
+                    except DNSError:
+                        server.shutdown()
+                        raise
+                    print(
+                        f"{PROG}: metrics on http://{format_address(address)}/metrics",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                async for signum in signals:
+                    logging.getLogger("trio_dns.server").info(
+                        "%s: shutting down", signal.Signals(signum).name
+                    )
+                    break
+                endpoints.cancel_scope.cancel()
+            server.shutdown()
     return 0
+
+
+@contextlib.contextmanager
+def _unwrap_dns_error() -> Iterator[None]:
+    """A DNSError (cannot listen...) out of a nursery, as itself: one line, exit 1."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        matched, rest = group.split(DNSError)
+        if matched is None or rest is not None:
+            raise
+        first: BaseException = matched
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 
 
 # -- the command --------------------------------------------------------------------

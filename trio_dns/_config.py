@@ -9,9 +9,9 @@ they left out; `ServeConfig.load` then starts from the defaults, applies the
 checks every value with the same converter whichever source it came from. Any
 problem is a `ConfigError` whose message is one line naming the file and key (or
 the option) and the bad value, so that a server with a bad configuration does
-not start, and the operator sees what to fix. The root hints and trust anchor
+not start, and the operator sees what to fix. The root hints, trust anchor and local zone
 files are read here too, so that a broken one is a configuration error rather
-than a failure after start-up.
+than a failure after start-up; a zone file's error names the file and line.
 """
 
 from __future__ import annotations
@@ -28,11 +28,13 @@ from typing import Any
 import attrs
 
 from ._address import Address, normalize_address
-from ._errors import DNSError
+from ._authority import Zone
+from ._errors import DNSError, InvalidName
+from ._resolver import ResolverSettings
 from ._server import DEFAULT_LISTEN, LOOPBACK, Network, ServerSettings
 from ._wire.enums import RRType
 from ._wire.message import Record
-from ._wire.name import ROOT
+from ._wire.name import ROOT, Name
 from ._wire.zone import read_zone_file
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -69,9 +71,15 @@ class ServeConfig:
     tcp_idle_timeout: float = 10.0
     grace_period: float = 5.0
     log_level: str = "warning"
+    forward: tuple[Address, ...] = ()
+    forward_zone: tuple[tuple[Name, tuple[Address, ...]], ...] = ()
+    zone: tuple[Path, ...] = ()
+    metrics: Address | None = None
+    query_log: bool = False
     # Read from the files named above by `load`.
     hints: tuple[Record, ...] | None = attrs.field(default=None, repr=False)
     anchors: tuple[Record, ...] = attrs.field(default=(), repr=False)
+    zones: tuple[Zone, ...] = attrs.field(default=(), repr=False)
 
     @classmethod
     def load(cls, options: Mapping[str, Any], config_file: Path | None = None) -> ServeConfig:
@@ -85,7 +93,12 @@ class ServeConfig:
                 values[key] = _convert(key, given, f"--{key.replace('_', '-')}", text=True)
         config = cls(**values)
         config._check()
-        return attrs.evolve(config, hints=config._read_hints(), anchors=config._read_anchors())
+        return attrs.evolve(
+            config,
+            hints=config._read_hints(),
+            anchors=config._read_anchors(),
+            zones=config._read_zones(),
+        )
 
     def _check(self) -> None:
         if self.no_ipv4 and self.no_ipv6:
@@ -94,6 +107,9 @@ class ServeConfig:
             raise ConfigError(f"min_ttl {self.min_ttl} is above max_ttl {self.max_ttl}")
         if self.sandbox and self.root_hints is not None:
             raise ConfigError("sandbox brings its own root hints; drop root_hints")
+        if self.sandbox and (self.forward or self.forward_zone):
+            # The simulated internet has no resolvers to forward to.
+            raise ConfigError("sandbox resolves in the simulated internet; drop forward")
 
     def _read_hints(self) -> tuple[Record, ...] | None:
         if self.root_hints is None:
@@ -117,6 +133,37 @@ class ServeConfig:
                 )
         return tuple(records)
 
+    def _read_zones(self) -> tuple[Zone, ...]:
+        zones: dict[Name, tuple[Path, Zone]] = {}
+        for path in self.zone:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(f"{path}: not UTF-8 text") from None
+            try:
+                zone = Zone.from_text(text, filename=str(path))
+            except DNSError as exc:  # ZoneFileError: "file:line: problem"
+                raise ConfigError(_one_line(str(exc))) from None
+            if zone.origin in zones:
+                raise ConfigError(
+                    f"{path}: zone {zone.origin} is already served from {zones[zone.origin][0]}"
+                )
+            zones[zone.origin] = (path, zone)
+        return tuple(zone for _, zone in zones.values())
+
+    def resolver_settings(self) -> ResolverSettings:
+        return ResolverSettings(
+            qname_minimisation=not self.no_qname_minimisation,
+            use_ipv4=not self.no_ipv4,
+            use_ipv6=not self.no_ipv6,
+            deadline=self.deadline,
+            port=self.upstream_port,
+            forwarders=self.forward,
+            forward_zones=self.forward_zone,
+        )
+
     def server_settings(self) -> ServerSettings:
         return ServerSettings(
             listen=self.listen,
@@ -126,6 +173,7 @@ class ServeConfig:
             tcp_idle_timeout=self.tcp_idle_timeout,
             query_deadline=self.deadline + 1.0,
             grace_period=self.grace_period,
+            query_log=self.query_log,
         )
 
     @property
@@ -157,10 +205,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
     for key, value in data.items():
         if key not in _OPTIONS:
             raise ConfigError(f"{path}: unknown key {key!r}")
-        if key in _FILE_KEYS and isinstance(value, str) and value:
-            value = str(path.parent / value)  # relative to the config file
+        if key in _FILE_KEYS:
+            value = _relative_to(path.parent, value)
         values[key] = _convert(key, value, f"{path}: {key!r}", text=False)
     return values
+
+
+def _relative_to(directory: Path, value: object) -> object:
+    """File names in a config file are relative to its directory."""
+    if isinstance(value, str) and value:
+        return str(directory / value)
+    if isinstance(value, list):
+        return [_relative_to(directory, item) for item in value]
+    return value
 
 
 def _convert(key: str, value: object, where: str, *, text: bool) -> object:
@@ -269,6 +326,67 @@ def parse_listen_address(text: str) -> Address:
     return normalize_address(host, int(port))
 
 
+def parse_upstream_address(text: str) -> Address:
+    """Like `parse_listen_address`, but port 0 is not somewhere to send queries."""
+    address = parse_listen_address(text)
+    if address[1] == 0:
+        raise ValueError(text)
+    return address
+
+
+def _metrics_address(value: object, text: bool) -> Address:
+    what = "an ADDR:PORT address (the port too)"
+    if not isinstance(value, str):
+        raise _Bad(what)
+    spelled = value.strip()
+    has_port = "]:" in spelled if spelled.startswith("[") else spelled.count(":") == 1
+    try:
+        address = parse_listen_address(spelled)
+    except ValueError:
+        raise _Bad(what) from None
+    if not has_port:
+        raise _Bad(what)
+    return address
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text)
+    if not text or not path.is_file():
+        raise ValueError(text)
+    return path
+
+
+def _forward_zones(value: object, text: bool) -> tuple[tuple[Name, tuple[Address, ...]], ...]:
+    """`["corp.example=10.0.0.53,10.0.0.54:5353"]`, or a TOML table
+    `{"corp.example" = ["10.0.0.53"]}`; each zone at most once."""
+    what = "a list of NAME=ADDR[:PORT][,ADDR[:PORT]...]"
+    pairs: list[tuple[object, object]] = []
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list) and value:
+        for entry in value:
+            if not isinstance(entry, str) or "=" not in entry:
+                raise _Bad(what)
+            zone, _, addresses_text = entry.partition("=")
+            pairs.append((zone, addresses_text.split(",")))
+    else:
+        raise _Bad(what)
+    out: dict[Name, tuple[Address, ...]] = {}
+    for key, addresses in pairs:
+        items = [addresses] if isinstance(addresses, str) else addresses
+        if not isinstance(key, str) or not key.strip() or not isinstance(items, list) or not items:
+            raise _Bad(what)
+        try:
+            name = Name.from_text(key.strip())
+            upstreams = tuple(parse_upstream_address(item) for item in items)
+        except (InvalidName, ValueError, TypeError, AttributeError):
+            raise _Bad(what) from None
+        if name in out:
+            raise _Bad(f"{what}, each zone once ({name} is there twice)")
+        out[name] = upstreams
+    return tuple(out.items())
+
+
 def _network(text: str) -> Network:
     return ipaddress.ip_network(text.strip(), strict=False)
 
@@ -319,6 +437,33 @@ _OPTIONS: dict[str, _Option] = {
         "S",
     ),
     "log_level": _Option(_log_level, "debug, info, warning or error (default warning)", "LEVEL"),
+    "forward": _Option(
+        _list_of(parse_upstream_address, "ADDR[:PORT] addresses"),
+        "send every question to this upstream resolver instead of iterating from the root; "
+        "repeatable (they are raced)",
+        "ADDR[:PORT]",
+        repeat=True,
+    ),
+    "forward_zone": _Option(
+        _forward_zones,
+        "send questions at or below NAME to these upstream resolvers (comma-separated); "
+        "repeatable; the deepest zone wins",
+        "NAME=ADDR[:PORT]",
+        repeat=True,
+    ),
+    "zone": _Option(
+        _list_of(_existing_file, "existing zone files"),
+        "answer with authority from this zone file, ahead of the cache and recursion "
+        "(local names, blocklists); repeatable",
+        "FILE",
+        repeat=True,
+    ),
+    "metrics": _Option(
+        _metrics_address, "serve Prometheus metrics at http://ADDR:PORT/metrics", "ADDR:PORT"
+    ),
+    "query_log": _Option(
+        _boolean, "log one line per answered query (logger trio_dns.query, level INFO)"
+    ),
 }
 
 
@@ -344,4 +489,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 KEYS: tuple[str, ...] = tuple(_OPTIONS)
-_FILE_KEYS = frozenset({"root_hints", "trust_anchor"})
+_FILE_KEYS = frozenset({"root_hints", "trust_anchor", "zone"})

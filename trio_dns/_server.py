@@ -36,6 +36,7 @@ import logging
 import secrets
 import socket
 import struct
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable
 
 import attrs
@@ -59,8 +60,10 @@ from ._wire.message import Message, Record
 from ._wire.name import ROOT, Name
 from ._wire.rdtypes.address import AAAA, A
 from ._wire.rdtypes.single_name import NS
+from ._wire.reader import WireReader
 
 log = logging.getLogger("trio_dns.server")
+query_log = logging.getLogger("trio_dns.query")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -93,13 +96,37 @@ class ServerSettings:
     max_udp_payload: int = 1232  # the largest UDP reply sent, whatever the client offers
     answer_cache_entries: int = 10_000
     batch: int = 64  # datagrams handled per wakeup of a UDP loop
+    query_log: bool = False  # one line per answered query to the "trio_dns.query" logger
+
+
+# Upper bounds (seconds) of the resolution latency histogram's buckets.
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
+)  # fmt: skip
+
+
+@attrs.define
+class Latency:
+    """A histogram of seconds taken: a count per bucket (the last one unbounded)
+    and the sum. Plain numbers, so observing costs a bisect and two additions;
+    the metrics endpoint turns them into Prometheus's cumulative form."""
+
+    bounds: tuple[float, ...] = LATENCY_BUCKETS
+    counts: list[int] = attrs.field(init=False)
+    total: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        self.counts = [0] * (len(self.bounds) + 1)
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
 
 
 @attrs.define
 class ServerStats:
     queries: int = 0  # every query from an allowed client, UDP and TCP
     tcp_queries: int = 0
-    fast_path: int = 0  # answered from the encoded-reply cache
     cache_only: int = 0  # RD=0 queries answered from the cache
     resolved: int = 0  # resolution tasks finished
     dropped_malformed: int = 0  # not even a header (or a response): no reply
@@ -113,6 +140,33 @@ class ServerStats:
     send_errors: int = 0
     tcp_connections: int = 0
     tcp_rejected: int = 0  # connections closed at once: max_tcp_connections reached
+    # Slow path only, by type number: queries whose question could be read.
+    qtypes: dict[int, int] = attrs.Factory(dict)
+    # Slow path only, by the header's rcode: replies sent, REFUSED to strangers included.
+    rcodes: dict[int, int] = attrs.Factory(dict)
+    # Fast path: replies by `qtype << 4 | rcode`, one increment per hit.
+    fast_path_by: dict[int, int] = attrs.Factory(dict)
+    # Seconds from a query's arrival to its reply, for queries that were resolved.
+    latency: Latency = attrs.Factory(Latency)
+
+    @property
+    def fast_path(self) -> int:
+        """Queries answered from the encoded-reply cache."""
+        return sum(self.fast_path_by.values())
+
+    def queries_by_type(self) -> dict[int, int]:
+        """Queries whose question could be read, by type number, fast path included."""
+        counts = dict(self.qtypes)
+        for kind, count in self.fast_path_by.items():
+            counts[kind >> 4] = counts.get(kind >> 4, 0) + count
+        return counts
+
+    def replies_by_rcode(self) -> dict[int, int]:
+        """Replies sent, by the rcode in their header, fast path included."""
+        counts = dict(self.rcodes)
+        for kind, count in self.fast_path_by.items():
+            counts[kind & 0x0F] = counts.get(kind & 0x0F, 0) + count
+        return counts
 
 
 @attrs.frozen
@@ -123,6 +177,8 @@ class _Pending:
     key: AnswerKey | None
     limit: int
     client: str
+    tcp: bool
+    started: float
 
 
 class _Frames:
@@ -305,7 +361,8 @@ class Server:
     async def _udp_loop(self, sock: socket.socket, work: trio.Nursery) -> None:
         recvfrom = sock.recvfrom
         sendto = sock.sendto
-        handle = self._handle
+        # Decided once per loop, so that the query log costs nothing when off.
+        handle = self._handle_logged if self.settings.query_log else self._handle
         batch = self.settings.batch
         stats = self.stats
         while True:
@@ -404,13 +461,14 @@ class Server:
         queries: trio.Nursery,
     ) -> None:
         frames = _Frames(stream)
+        handle = self._handle_logged if self.settings.query_log else self._handle
         while True:
             data = None
             with trio.move_on_after(self.settings.tcp_idle_timeout):
                 data = await frames.next()
             if data is None:
                 return  # closed by the client, or idle
-            result = self._handle(data, client, True)
+            result = handle(data, client, True)
             if result is None:
                 continue
             if isinstance(result, bytes):
@@ -467,6 +525,8 @@ class Server:
                 self.stats.dropped_malformed += 1
                 return None
             self.stats.refused += 1
+            rcodes = self.stats.rcodes
+            rcodes[Rcode.REFUSED] = rcodes.get(Rcode.REFUSED, 0) + 1
             return _error_reply(data, Rcode.REFUSED, question_end_untrusted(data))
         self.stats.queries += 1
         if tcp:
@@ -477,9 +537,48 @@ class Server:
             cookie = None if client_cookie is None else self._cookie(client_cookie, client)
             reply = self.answers.reply(key, data, question_end, cookie, trio.current_time())
             if reply is not None:
-                self.stats.fast_path += 1
+                # One dict increment, by qtype and rcode at once; the metrics
+                # endpoint reads it when scraped.
+                question = key[0]
+                kind = (question[-4] << 12) | (question[-3] << 4) | (reply[3] & 0x0F)
+                fast = self.stats.fast_path_by
+                fast[kind] = fast.get(kind, 0) + 1
                 return reply
-        return self._slow_path(data, client, tcp, None if peek is None else peek[0])
+        result = self._slow_path(data, client, tcp, None if peek is None else peek[0])
+        if type(result) is bytes:
+            self._count_reply(result)
+        return result
+
+    def _count_reply(self, wire: bytes) -> None:
+        rcodes = self.stats.rcodes
+        rcode = wire[3] & 0x0F
+        rcodes[rcode] = rcodes.get(rcode, 0) + 1
+
+    def _handle_logged(self, data: bytes, client: str, tcp: bool) -> bytes | _Pending | None:
+        """`_handle`, and a query log line for a reply given at once."""
+        started = trio.current_time()
+        # Which path answered shows in the counters; cheaper than asking _handle.
+        fast, cache_only = self.answers.hits, self.stats.cache_only
+        result = self._handle(data, client, tcp)
+        if type(result) is bytes:
+            if self.answers.hits != fast:
+                how = "fast"
+            elif self.stats.cache_only != cache_only:
+                how = "local" if result[2] & 0x04 else "cache"
+            else:
+                how = "error"
+            end = question_end_untrusted(data)
+            question = "-"
+            if end is not None:
+                try:
+                    name = WireReader(data, 12, end).name()
+                except MalformedMessage:
+                    pass
+                else:
+                    qtype = (data[end - 4] << 8) | data[end - 3]
+                    question = f"{name} {RRType(qtype).name}"
+            _log_query(client, tcp, question, result[3] & 0x0F, how, started)
+        return result
 
     def _slow_path(
         self, data: bytes, client: str, tcp: bool, key: AnswerKey | None
@@ -518,13 +617,15 @@ class Server:
             self.stats.formerr += 1  # a cookie of the wrong length (RFC 7873 section 5.2.2)
             return _error_reply(data, Rcode.FORMERR, None)
         question = query.question[0]
+        qtypes = self.stats.qtypes
+        qtypes[question.rtype] = qtypes.get(question.rtype, 0) + 1
         if question.rtype in _FORMERR_TYPES:
             self.stats.formerr += 1
             return self._encode(query.make_response(Rcode.FORMERR, Flag.RA), query, client, limit)
         if question.rclass != RRClass.IN or question.rtype in _REFUSED_TYPES:
             self.stats.refused += 1
             return self._encode(query.make_response(Rcode.REFUSED, Flag.RA), query, client, limit)
-        pending = _Pending(query, key, limit, client)
+        pending = _Pending(query, key, limit, client, tcp, trio.current_time())
         if Flag.RD not in query.flags:
             self.stats.cache_only += 1
             return self._cache_only(pending)
@@ -606,7 +707,8 @@ class Server:
                 EdeCode.NO_REACHABLE_AUTHORITY,
                 "no answer in time",
             )
-        self.stats.resolved += 1
+        stats = self.stats
+        stats.resolved += 1
         if answer.failed:
             log.debug(
                 "SERVFAIL for %s %s: %s",
@@ -614,7 +716,25 @@ class Server:
                 question.rtype.name,
                 answer.error.to_text() if answer.error else "",
             )
-        return self._answer_reply(pending, answer)
+        wire = self._answer_reply(pending, answer)
+        self._count_reply(wire)
+        stats.latency.observe(trio.current_time() - pending.started)
+        if self.settings.query_log:
+            if answer.authoritative:
+                how = "local"
+            elif answer.from_cache:
+                how = "cache"
+            else:
+                how = "resolved"
+            _log_query(
+                pending.client,
+                pending.tcp,
+                f"{question.name} {question.rtype.name}",
+                wire[3] & 0x0F,
+                how,
+                pending.started,
+            )
+        return wire
 
     # -- RD=0: the cache alone -------------------------------------------------------
 
@@ -647,6 +767,20 @@ class Server:
         hints = tuple(self.resolver.root_hints or ())
         ns = tuple(r for r in hints if r.rtype == RRType.NS and r.name == ROOT)
         return ns, tuple(r for r in hints if isinstance(r.rdata, A | AAAA))
+
+
+def _log_query(client: str, tcp: bool, question: str, rcode: int, how: str, started: float) -> None:
+    """One query log line: client, protocol, question, rcode, how it was answered, time."""
+    elapsed = (trio.current_time() - started) * 1000
+    query_log.info(
+        "%s %s %s %s %s %.1fms",
+        client,
+        "tcp" if tcp else "udp",
+        question,
+        Rcode(rcode).name,
+        how,
+        elapsed,
+    )
 
 
 def _clamp(record: Record, low: int, high: int) -> Record:

@@ -1,0 +1,306 @@
+"""Prometheus metrics for `trio-dns serve --metrics ADDR:PORT`.
+
+Theory of operation: the server never touches a metric object while answering.
+It keeps plain counters (`ServerStats`, the resolver's `ResolverStats`, the two
+caches' hit and miss counts), small dicts (queries by type and replies by rcode;
+on the fast path one dict keyed by both at once) and a bucket list for the
+latency of resolved queries, all updated with an addition or two. `ServerCollector` is a custom prometheus_client collector
+that reads those numbers when Prometheus scrapes and turns them into metric
+families, so a cache hit costs the same whether anyone is watching or not, and
+a quiet server costs nothing between scrapes.
+
+The endpoint is a deliberately tiny HTTP/1.1 server on a Trio socket, run in the
+serve command's nursery: no thread to stop at shutdown, and it is cancelled with
+everything else. It answers `GET /metrics` (and HEAD) with `generate_latest` of
+its registry, closes the connection after each reply, reads at most a few
+kilobytes of request head within a timeout, and keeps a handful of connections
+at most, since only a scraper is expected to call. `respond_untrusted` is the
+protocol half: request head in, response bytes out, no I/O.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections.abc import Iterable
+
+import trio
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from ._address import Address, format_address
+from ._errors import DNSError
+from ._server import Server
+from ._wire.enums import Rcode, RRType
+
+log = logging.getLogger("trio_dns.metrics")
+
+MAX_REQUEST_HEAD = 8192  # octets of request line and headers read before giving up
+REQUEST_TIMEOUT = 5.0  # seconds a client gets to send its request
+MAX_CONNECTIONS = 8  # scrapers at once; more are closed at once
+_BACKLOG = 16
+
+
+class ServerCollector(Collector):
+    """The server's and its resolver's counters, read at scrape time."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    def collect(self) -> Iterable[Metric]:
+        server = self._server
+        stats = server.stats
+        resolver = server.resolver
+        rstats = resolver.stats
+        cache = resolver.cache
+        answers = server.answers
+
+        queries = CounterMetricFamily(
+            "trio_dns_queries",
+            "Queries from allowed clients, by question type (fast path included).",
+            labels=["type"],
+        )
+        for qtype, count in sorted(stats.queries_by_type().items()):
+            queries.add_metric([RRType(qtype).name], count)
+        yield queries
+
+        responses = CounterMetricFamily(
+            "trio_dns_responses", "Replies sent, by the rcode in their header.", labels=["rcode"]
+        )
+        for rcode, count in sorted(stats.replies_by_rcode().items()):
+            responses.add_metric([Rcode(rcode).name], count)
+        yield responses
+
+        yield _counter("trio_dns_tcp_queries", "Queries received over TCP.", stats.tcp_queries)
+        yield _counter(
+            "trio_dns_fast_path_answers",
+            "Queries answered from the cache of encoded replies, without parsing.",
+            stats.fast_path,
+        )
+        yield _counter(
+            "trio_dns_resolutions",
+            "Queries (RD=1) that went to the resolver: the slow path.",
+            stats.resolved,
+        )
+
+        hits = CounterMetricFamily(
+            "trio_dns_cache_hits",
+            "Lookups that found an entry: 'answers' is the fast path's cache of "
+            "encoded replies, 'records' the resolver's RRset cache.",
+            labels=["cache"],
+        )
+        hits.add_metric(["answers"], answers.hits)
+        hits.add_metric(["records"], cache.hits)
+        yield hits
+        misses = CounterMetricFamily(
+            "trio_dns_cache_misses", "Lookups that found no live entry.", labels=["cache"]
+        )
+        misses.add_metric(["answers"], answers.misses)
+        misses.add_metric(["records"], cache.misses)
+        yield misses
+        entries = GaugeMetricFamily(
+            "trio_dns_cache_entries", "Entries held in each cache.", labels=["cache"]
+        )
+        entries.add_metric(["answers"], len(answers))
+        entries.add_metric(["records"], len(cache))
+        yield entries
+        yield GaugeMetricFamily(
+            "trio_dns_cache_bytes",
+            "Approximate size of the resolver's RRset cache, in octets.",
+            value=cache.size_bytes,
+        )
+        yield _counter(
+            "trio_dns_cache_evictions",
+            "RRset cache entries evicted to stay within the size limits.",
+            cache.evictions,
+        )
+
+        yield _counter(
+            "trio_dns_upstream_queries",
+            "Queries sent to authoritative servers or forwarders.",
+            rstats.upstream_queries,
+        )
+        yield _counter(
+            "trio_dns_upstream_timeouts",
+            "Upstream queries that got no reply in time.",
+            rstats.timeouts,
+        )
+        yield _counter(
+            "trio_dns_lame_replies",
+            "Upstream replies showing a lame server: REFUSED, no authority for the zone "
+            "asked about, a referral upwards, or a forwarder that does not recurse.",
+            rstats.lame_replies,
+        )
+        yield _counter(
+            "trio_dns_upstream_errors",
+            "Upstream replies unusable for another reason: SERVFAIL, FORMERR, a broken reply.",
+            rstats.server_errors,
+        )
+
+        yield GaugeMetricFamily(
+            "trio_dns_in_flight", "Resolutions running now.", value=server.in_flight
+        )
+        dropped = CounterMetricFamily(
+            "trio_dns_dropped", "Queries dropped without a reply, by reason.", labels=["reason"]
+        )
+        dropped.add_metric(["malformed"], stats.dropped_malformed)
+        dropped.add_metric(["over_limit"], stats.dropped_over_limit)
+        yield dropped
+        yield _counter(
+            "trio_dns_truncated", "UDP replies sent with TC=1 (too big).", stats.truncated
+        )
+        yield _counter(
+            "trio_dns_tcp_connections", "TCP connections accepted.", stats.tcp_connections
+        )
+
+        latency = stats.latency
+        buckets: list[tuple[str, float]] = []
+        cumulative = 0
+        for bound, count in zip(latency.bounds, latency.counts, strict=False):
+            cumulative += count
+            buckets.append((_bound_text(bound), cumulative))
+        buckets.append(("+Inf", cumulative + latency.counts[-1]))
+        yield HistogramMetricFamily(
+            "trio_dns_resolution_seconds",
+            "Time from a query's arrival to its reply, for queries that were resolved "
+            "(not those answered by the fast path or from the cache alone).",
+            buckets=buckets,
+            sum_value=latency.total,
+        )
+
+
+def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=value)
+
+
+def _bound_text(bound: float) -> str:
+    return repr(float(bound))
+
+
+def metrics_registry(server: Server, *, process: bool = True) -> CollectorRegistry:
+    """A registry of `server`'s metrics (and the process's CPU and memory, on Linux)."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(ServerCollector(server))
+    if process:
+        ProcessCollector(registry=registry)
+    return registry
+
+
+# -- the HTTP endpoint ------------------------------------------------------------------
+
+
+def _response(status: str, body: bytes, content_type: str, extra: str = "") -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\n"
+        f"Content-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"{extra}"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+def respond_untrusted(head: bytes, registry: CollectorRegistry) -> bytes:
+    """The whole response to a request whose head (up to its blank line) is `head`."""
+    text = "text/plain; charset=utf-8"
+    first = head.split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+    parts = first.split(b" ")
+    if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
+        return _response("400 Bad Request", b"bad request\n", text)
+    method, target = parts[0], parts[1]
+    path = target.split(b"?", 1)[0]
+    if method not in (b"GET", b"HEAD"):
+        return _response("405 Method Not Allowed", b"GET only\n", text, "Allow: GET, HEAD\r\n")
+    if path != b"/metrics":
+        return _response("404 Not Found", b"metrics are at /metrics\n", text)
+    body = generate_latest(registry)
+    response = _response("200 OK", body, CONTENT_TYPE_LATEST)
+    if method == b"HEAD":
+        return response[: len(response) - len(body)]
+    return response
+
+
+async def _read_head(stream: trio.SocketStream) -> bytes | None:
+    buffer = b""
+    while b"\r\n\r\n" not in buffer and b"\n\n" not in buffer:
+        if len(buffer) > MAX_REQUEST_HEAD:
+            return None
+        chunk = await stream.receive_some(4096)
+        if not chunk:
+            return buffer or None
+        buffer += chunk
+    return buffer
+
+
+async def _bind(address: Address) -> trio.socket.SocketType:
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        await sock.bind((host, port))
+        sock.listen(_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise DNSError(
+                f"cannot serve metrics on {format_address(address)}: {exc.strerror}"
+            ) from None
+        raise
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve_metrics(
+    registry: CollectorRegistry,
+    address: Address,
+    *,
+    task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `GET /metrics` on `address` until cancelled; reports the bound address."""
+    sock = await _bind(address)
+    listener = trio.SocketListener(sock)
+    bound: Address = (address[0], sock.getsockname()[1])
+    open_connections = 0
+
+    async def handle(stream: trio.SocketStream) -> None:
+        nonlocal open_connections
+        try:
+            async with stream:
+                head = None
+                with trio.move_on_after(REQUEST_TIMEOUT):
+                    head = await _read_head(stream)
+                if head is not None:
+                    await stream.send_all(respond_untrusted(head, registry))
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            log.debug("metrics connection failed: %s", exc)
+        finally:
+            open_connections -= 1
+
+    async with listener, trio.open_nursery() as nursery:
+        task_status.started(bound)
+        log.info("metrics on http://%s/metrics", format_address(bound))
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:  # out of file descriptors, most likely
+                log.debug("metrics accept failed: %s", exc)
+                await trio.sleep(0.1)
+                continue
+            if open_connections >= MAX_CONNECTIONS:
+                stream.socket.close()
+                continue
+            open_connections += 1
+            nursery.start_soon(handle, stream)
