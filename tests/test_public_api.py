@@ -22,7 +22,9 @@ EXPECTED = {
     "ExchangeError", "QueryTimeout",
     # resolution
     "resolve", "Resolver", "ResolverSettings", "Answer", "TraceEvent", "Cache", "CacheStats", "Rank", "NegativeKind", "Exchanger", "ExchangeStats",
-    "StubResolver", "Transport", "SocketTransport",
+    "StubResolver", "Transport", "SocketTransport", "Zone",
+    # serving
+    "Server", "ServerSettings", "ServerStats",
 }  # fmt: skip
 
 

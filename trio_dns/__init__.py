@@ -5,6 +5,7 @@ The public API is re-exported here from private modules; see the guide in docs/.
 
 from ._answer import Answer as Answer
 from ._answer import TraceEvent as TraceEvent
+from ._authority import Zone as Zone
 from ._cache import Cache as Cache
 from ._cache import CacheStats as CacheStats
 from ._cache import NegativeKind as NegativeKind
@@ -21,6 +22,9 @@ from ._exchange import ExchangeStats as ExchangeStats
 from ._resolver import Resolver as Resolver
 from ._resolver import ResolverSettings as ResolverSettings
 from ._resolver import resolve as resolve
+from ._server import Server as Server
+from ._server import ServerSettings as ServerSettings
+from ._server import ServerStats as ServerStats
 from ._stub import QueryTimeout as QueryTimeout
 from ._stub import StubResolver as StubResolver
 from ._transport import SocketTransport as SocketTransport

@@ -46,7 +46,12 @@ class ConfigError(DNSError):
 
 
 class _Bad(Exception):
-    """A converter's complaint: what the value must be."""
+    """A converter's complaint: what the value must be, and (for one bad item of a
+    list) which item it was."""
+
+    def __init__(self, what: str, item: str | None = None) -> None:
+        super().__init__(what)
+        self.item = item
 
 
 @attrs.frozen
@@ -225,6 +230,8 @@ def _convert(key: str, value: object, where: str, *, text: bool) -> object:
     try:
         return option.convert(value, text)
     except _Bad as exc:
+        if exc.item is not None:
+            raise ConfigError(f"{where} must be {exc}, and {exc.item!r} is not one") from None
         shown = value if isinstance(value, str | int | float | bool) else _one_line(repr(value))
         raise ConfigError(f"{where} must be {exc}, not {shown!r}") from None
 
@@ -302,7 +309,7 @@ def _list_of(item: Callable[[str], Any], what: str) -> Callable[[object, bool], 
             try:
                 out.append(item(entry))
             except ValueError:
-                raise _Bad(f"a list of {what}") from None
+                raise _Bad(f"a list of {what}", entry) from None
         return tuple(out)
 
     return convert
