@@ -385,5 +385,141 @@ def test_the_module_is_pure() -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    allowed = ("_wire.", "_errors", "collections.", "__future__", "attrs")
+    allowed = ("_wire.", "_dnssec.", "_errors", "collections.", "bisect", "__future__", "attrs")
     assert imported and all(str(name).startswith(allowed) for name in imported), imported
+
+
+# -- DNSSEC denial proofs (DO set, signed zones) ----------------------------------------
+
+SIGNED = """
+$ORIGIN signed.
+$TTL 3600
+@           SOA   ns1 hostmaster 1 7200 900 1209600 300
+@           NS    ns1
+ns1         A     192.0.2.1
+www         A     192.0.2.10
+a.deep      A     192.0.2.11
+*.wild      A     192.0.2.30
+secure      NS    ns.secure
+secure      DS    1 13 2 ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB
+ns.secure   A     192.0.2.40
+plain       NS    ns.plain
+ns.plain    A     192.0.2.41
+"""
+_NOW = 1_750_000_000
+
+
+def _signed_zone(denial: str, *, opt_out: bool = False) -> Zone:
+    from trio_dns.testing import NSEC3Parameters, SigningKey, sign_zone
+
+    key = SigningKey.generate("signed.", 15)
+    records = Zone.from_text(SIGNED).records
+    signed = sign_zone(
+        records,
+        [key],
+        inception=_NOW - 60,
+        expiration=_NOW + 60,
+        denial="nsec3" if denial == "nsec3" else "nsec",
+        nsec3=NSEC3Parameters(opt_out=opt_out),
+    )
+    return Zone.from_records("signed.", signed)
+
+
+def _ask_do(zone: Zone, qname: str, qtype: str) -> Message:
+    return answer_query((zone,), Message.make_query(qname, qtype, edns=Edns(dnssec_ok=True)))
+
+
+def _of(reply: Message, rtype: RRType) -> list[trio_dns.Record]:
+    return [r for r in reply.authority if r.rtype == rtype]
+
+
+def _covers(reply: Message, rtype: RRType) -> set[RRType]:
+    covered = set()
+    for record in reply.authority:
+        if record.rtype == RRType.RRSIG:
+            covered.add(RRType(int.from_bytes(record.rdata.to_bytes()[:2], "big")))
+    return covered
+
+
+@pytest.mark.parametrize("denial", ["nsec", "nsec3"])
+def test_denial_proofs_prove_what_they_must(denial: str) -> None:
+    from trio_dns import _dnssec
+
+    zone = _signed_zone(denial)
+    nx_name, nodata_name = Name.from_text("nope.signed."), Name.from_text("www.signed.")
+    nx = _ask_do(zone, "nope.signed.", "A")
+    nodata = _ask_do(zone, "www.signed.", "MX")
+    ent = _ask_do(zone, "deep.signed.", "A")
+    wild = _ask_do(zone, "x.wild.signed.", "A")
+    wild_nodata = _ask_do(zone, "x.wild.signed.", "MX")
+    unsigned = _ask_do(zone, "www.plain.signed.", "A")
+    rtype = RRType.NSEC if denial == "nsec" else RRType.NSEC3
+    for reply in (nx, nodata, ent, wild, wild_nodata, unsigned):
+        assert _of(reply, rtype), reply
+        assert rtype in _covers(reply, rtype)
+    assert nx.rcode == Rcode.NXDOMAIN and RRType.SOA in _covers(nx, RRType.SOA)
+    if denial == "nsec":
+        assert _dnssec.nsec_nxdomain(_of(nx, rtype), nx_name).proven
+        assert _dnssec.nsec_nodata(_of(nodata, rtype), nodata_name, RRType.MX).proven
+        assert _dnssec.nsec_nodata(_of(ent, rtype), Name.from_text("deep.signed."), RRType.A).proven
+        assert _dnssec.nsec_wildcard(
+            _of(wild, rtype), Name.from_text("x.wild.signed."), Name.from_text("*.wild.signed.")
+        ).proven
+        assert _dnssec.nsec_nodata(
+            _of(wild_nodata, rtype), Name.from_text("x.wild.signed."), RRType.MX
+        ).proven
+        assert _dnssec.nsec_insecure_delegation(
+            _of(unsigned, rtype), Name.from_text("plain.signed.")
+        ).proven
+    else:
+        assert _dnssec.nsec3_nxdomain(_of(nx, rtype), nx_name).proven
+        assert _dnssec.nsec3_nodata(_of(nodata, rtype), nodata_name, RRType.MX).proven
+        assert _dnssec.nsec3_nodata(
+            _of(ent, rtype), Name.from_text("deep.signed."), RRType.A
+        ).proven
+        assert _dnssec.nsec3_wildcard(
+            _of(wild, rtype), Name.from_text("x.wild.signed."), Name.from_text("*.wild.signed.")
+        ).proven
+        assert _dnssec.nsec3_nodata(
+            _of(wild_nodata, rtype), Name.from_text("x.wild.signed."), RRType.MX
+        ).proven
+        assert _dnssec.nsec3_insecure_delegation(
+            _of(unsigned, rtype), Name.from_text("plain.signed.")
+        ).proven
+
+
+def test_opt_out_delegation_gets_a_closest_encloser_proof() -> None:
+    from trio_dns import _dnssec
+
+    zone = _signed_zone("nsec3", opt_out=True)
+    reply = _ask_do(zone, "www.plain.signed.", "A")
+    result = _dnssec.nsec3_insecure_delegation(
+        _of(reply, RRType.NSEC3), Name.from_text("plain.signed.")
+    )
+    assert result.status is _dnssec.ProofStatus.INSECURE and result.opt_out
+
+
+def test_signed_referral_carries_the_ds_and_its_rrsig() -> None:
+    zone = _signed_zone("nsec")
+    reply = _ask_do(zone, "www.secure.signed.", "A")
+    assert Flag.AA not in reply.flags
+    assert [r.name for r in _of(reply, RRType.DS)] == [Name.from_text("secure.signed.")]
+    assert RRType.DS in _covers(reply, RRType.DS)
+    assert not _of(reply, RRType.NSEC)
+
+
+def test_no_proofs_without_do() -> None:
+    zone = _signed_zone("nsec3")
+    reply = answer_query((zone,), Message.make_query("nope.signed.", "A"))
+    assert reply.rcode == Rcode.NXDOMAIN
+    assert [r.rtype for r in reply.authority] == [RRType.SOA]
+
+
+def test_nsec3_owner_names_are_not_names_of_the_zone() -> None:
+    zone = _signed_zone("nsec3")
+    hashed = next(r.name for r in zone.records if r.rtype == RRType.NSEC3)
+    assert not zone.exists(hashed)
+    reply = answer_query((zone,), Message.make_query(hashed, "A"))
+    assert reply.rcode == Rcode.NXDOMAIN
+    # The NSEC3 record itself is still there for whoever asks for it by type.
+    assert zone.rrset(hashed, RRType.NSEC3)

@@ -204,3 +204,82 @@ def test_non_authoritative_answers_are_accepted_when_forwarding() -> None:
     assert result.outcome == Outcome.ANSWER
     # Data from a recursive upstream is not authoritative data.
     assert result.to_cache[0][1] == Rank.ANSWER
+
+
+# -- DNSSEC records kept for validation ---------------------------------------------------
+
+
+def _signed_com() -> list[Record]:
+    from trio_dns.testing import SigningKey, Zone, sign_zone
+
+    zone = Zone.from_text(
+        """
+$ORIGIN example.com.
+$TTL 3600
+@    SOA ns1 hostmaster 1 7200 900 1209600 300
+@    NS  ns1
+ns1  A   192.0.2.1
+www  A   192.0.2.10
+sub  NS  ns.sub
+sub  DS  1 13 2 ABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABABAB
+ns.sub A 192.0.2.2
+"""
+    )
+    key = SigningKey.generate("example.com.", 15)
+    return sign_zone(zone.records, [key], inception=0, expiration=2**31)
+
+
+def _do_reply(records: list[Record], qname: str, qtype: str) -> Message:
+    from trio_dns import Edns
+    from trio_dns.testing import Zone, answer_query
+
+    zone = Zone.from_records("example.com.", records)
+    return answer_query((zone,), Message.make_query(qname, qtype, edns=Edns(dnssec_ok=True)))
+
+
+def test_answer_keeps_its_rrsigs_for_the_cache() -> None:
+    result = classify_reply(
+        _do_reply(_signed_com(), "www.example.com", "A"),
+        n("www.example.com"),
+        RRType.A,
+        n("example.com"),
+    )
+    assert result.outcome == Outcome.ANSWER
+    data = next(rs for rs, _ in result.to_cache if rs[0].rtype == RRType.A)
+    sigs = result.rrsigs_for(data)
+    assert len(sigs) == 1 and sigs[0].name == n("www.example.com")
+    assert all(r.rtype != RRType.RRSIG for r in result.answer)
+
+
+def test_negative_answer_keeps_its_proof() -> None:
+    result = classify_reply(
+        _do_reply(_signed_com(), "nope.example.com", "A"),
+        n("nope.example.com"),
+        RRType.A,
+        n("example.com"),
+    )
+    assert result.outcome == Outcome.NXDOMAIN
+    kinds = {r.rtype for r in result.proof}
+    assert kinds == {RRType.NSEC, RRType.RRSIG}
+    covered = {r.rdata.type_covered for r in result.proof if r.rtype == RRType.RRSIG}  # type: ignore[attr-defined]
+    assert covered == {RRType.NSEC, RRType.SOA}
+
+
+def test_referral_keeps_the_signed_ds() -> None:
+    result = classify_reply(
+        _do_reply(_signed_com(), "www.sub.example.com", "A"),
+        n("www.sub.example.com"),
+        RRType.A,
+        n("example.com"),
+    )
+    assert result.outcome == Outcome.REFERRAL
+    ds = [rs for rs, _ in result.to_cache if rs[0].rtype == RRType.DS]
+    assert len(ds) == 1 and ds[0][0].name == n("sub.example.com")
+    assert len(result.rrsigs_for(ds[0])) == 1
+
+
+def test_dnssec_records_out_of_bailiwick_are_dropped() -> None:
+    message = _do_reply(_signed_com(), "nope.example.com", "A")
+    # Asked as if the server were authoritative for a zone below the records.
+    result = classify_reply(message, n("nope.example.com"), RRType.A, n("nope.example.com"))
+    assert not result.proof and not result.rrsigs

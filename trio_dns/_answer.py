@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from ._address import Address
+from ._cache import Validation
 from ._wire.edns import ExtendedError
 from ._wire.enums import EdeCode, Rcode, RRClass, RRType
 from ._wire.message import Record
@@ -16,7 +17,7 @@ class TraceEvent:
     """One step of a resolution: a cache hit, or one query to one server."""
 
     time: float  # seconds since the resolution started
-    kind: str  # "cache", "query", "glueless", "note"
+    kind: str  # "cache", "query", "glueless", "note", "dnssec"
     qname: Name
     qtype: RRType
     zone: Name | None = None
@@ -59,6 +60,14 @@ class Answer:
     from_cache: bool = False
     # Answered wholly from a local zone: the server sets AA.
     authoritative: bool = False
+    # DNSSEC (RFC 4035 section 4.3): SECURE answers get AD; INDETERMINATE when the
+    # resolver does not validate or the client set CD. BOGUS ones are SERVFAIL.
+    validation: Validation = Validation.INDETERMINATE
+    # The RRSIGs over `records`, for clients that set DO.
+    rrsigs: tuple[Record, ...] = ()
+    # For negative answers and wildcard expansions: the NSEC/NSEC3 records that
+    # prove them, their RRSIGs and the SOA's RRSIG (the authority section for DO).
+    proof: tuple[Record, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -73,11 +82,27 @@ class Answer:
         lines = [f";; status: {self.rcode.name}, {self.qname} {self.qclass.name} {self.qtype.name}"]
         if self.error is not None:
             lines.append(f";; {self.error.to_text()}")
+        if self.validation is not Validation.INDETERMINATE:
+            lines.append(f";; dnssec: {self.validation.value}")
         lines.extend(record.to_text() for record in self.records)
         if self.soa is not None:
             lines.append(self.soa.to_text())
         return "\n".join(lines) + "\n"
 
 
-def servfail(qname: Name, qtype: RRType, qclass: RRClass, code: EdeCode, text: str) -> Answer:
-    return Answer(qname, qtype, qclass, Rcode.SERVFAIL, error=ExtendedError(code, text))
+def servfail(
+    qname: Name,
+    qtype: RRType,
+    qclass: RRClass,
+    code: EdeCode,
+    text: str,
+    validation: Validation = Validation.INDETERMINATE,
+) -> Answer:
+    return Answer(
+        qname,
+        qtype,
+        qclass,
+        Rcode.SERVFAIL,
+        error=ExtendedError(code, text),
+        validation=validation,
+    )

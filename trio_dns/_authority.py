@@ -17,20 +17,27 @@ answers carry the zone's SOA with the TTL RFC 2308 asks for.
 
 Pure: no trio, no I/O; the fake network and the real server both call it.
 With the DO bit set, RRSIGs stored in the zone ride along with the RRsets they
-cover, but no NSEC/NSEC3 denial proofs are made.
+cover, and a signed zone's NSEC or NSEC3 records prove what is absent (RFC 4035
+section 3.1.3, RFC 5155 section 7.2): the name and the wildcard for NXDOMAIN,
+the type for NODATA, the closer names for a wildcard answer, and the missing DS
+of an unsigned delegation. NSEC3 records live at hashed names that are not names
+of the zone: they are kept apart, so a query for one is NXDOMAIN like any other.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 
 import attrs
 
-from ._errors import InvalidName, ZoneFileError
+from ._dnssec.nsec3 import nsec3_hash
+from ._errors import InvalidName, InvalidRdata, ZoneFileError
 from ._wire.edns import Edns
 from ._wire.enums import Flag, Opcode, Rcode, RRClass, RRType
 from ._wire.message import Message, Record
 from ._wire.name import Name
+from ._wire.rdtypes.nsec3 import NSEC3PARAM, base32hex_decode
 from ._wire.rdtypes.single_name import CNAME, DNAME, NS
 from ._wire.rdtypes.soa import SOA
 from ._wire.zone import read_zone
@@ -56,6 +63,10 @@ class Zone:
     _rrsets: Mapping[Name, Mapping[RRType, tuple[Record, ...]]] = attrs.field(init=False)
     _names: frozenset[Name] = attrs.field(init=False)
     soa: Record = attrs.field(init=False)
+    # The denial chain, in order: NSEC owners, or NSEC3 owner hashes.
+    _nsec: tuple[tuple[Name, ...], tuple[Record, ...]] = attrs.field(init=False)
+    _nsec3: tuple[tuple[bytes, ...], tuple[Record, ...]] = attrs.field(init=False)
+    _nsec3_param: NSEC3PARAM | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         rrsets: dict[Name, dict[RRType, list[Record]]] = {}
@@ -66,6 +77,8 @@ class Zone:
             rrset = rrsets.setdefault(record.name, {}).setdefault(record.rtype, [])
             if not any(other.rdata == record.rdata for other in rrset):
                 rrset.append(record)
+            if _is_nsec3(record):
+                continue  # a hashed owner is no name of the zone
             name = record.name
             while name not in names:
                 names.add(name)
@@ -80,6 +93,22 @@ class Zone:
         )
         object.__setattr__(self, "_names", frozenset(names))
         object.__setattr__(self, "soa", soas[0])
+        nsecs = sorted((r for r in self.records if r.rtype == RRType.NSEC), key=lambda r: r.name)
+        object.__setattr__(self, "_nsec", (tuple(r.name for r in nsecs), tuple(nsecs)))
+        params = [r.rdata for r in rrsets.get(self.origin, {}).get(RRType.NSEC3PARAM, ())]
+        param = next(
+            (p for p in params if isinstance(p, NSEC3PARAM) and p.hash_algorithm == 1), None
+        )
+        chain: list[tuple[bytes, Record]] = []
+        for record in self.records:
+            if record.rtype == RRType.NSEC3 and record.name.parent() == self.origin:
+                try:
+                    chain.append((base32hex_decode(record.name.labels[0].decode("ascii")), record))
+                except (InvalidRdata, UnicodeDecodeError):
+                    continue
+        chain.sort(key=lambda item: item[0])
+        object.__setattr__(self, "_nsec3", (tuple(h for h, _ in chain), tuple(r for _, r in chain)))
+        object.__setattr__(self, "_nsec3_param", param if chain else None)
 
     @classmethod
     def from_records(cls, origin: Name | str, records: Iterable[Record]) -> Zone:
@@ -117,11 +146,51 @@ class Zone:
         """Does the name own records, or have descendants that do (RFC 8020)?"""
         return name in self._names
 
+    @property
+    def signed(self) -> bool:
+        """Does the zone carry a denial chain (NSEC or NSEC3) to prove absence with?"""
+        return bool(self._nsec[1]) or self._nsec3_param is not None
+
+    @property
+    def nsec3(self) -> bool:
+        """Does the zone deny with NSEC3 (an NSEC3PARAM and a chain)?"""
+        return self._nsec3_param is not None
+
+    def nsec_for(self, name: Name) -> Record | None:
+        """The NSEC record at `name`, or else the one covering it (the last one
+        before it in canonical order, wrapping round to the last of the zone)."""
+        owners, records = self._nsec
+        if not records:
+            return None
+        return records[bisect_right(owners, name) - 1]
+
+    def nsec3_for(self, name: Name, *, match: bool = False) -> Record | None:
+        """The NSEC3 record matching `name`'s hash, or (unless `match`) covering it."""
+        hashes, records = self._nsec3
+        param = self._nsec3_param
+        if param is None:
+            return None
+        digest = nsec3_hash(name, param.salt, param.iterations, param.hash_algorithm)
+        index = bisect_right(hashes, digest) - 1
+        if match and hashes[index] != digest:
+            return None
+        return records[index]
+
     def negative_soa(self) -> Record:
         """The SOA for a negative answer: its TTL capped by MINIMUM (RFC 2308 section 3)."""
         soa = self.soa
         assert isinstance(soa.rdata, SOA)
         return attrs.evolve(soa, ttl=min(soa.ttl, soa.rdata.minimum))
+
+
+def _is_nsec3(record: Record) -> bool:
+    if record.rtype == RRType.NSEC3:
+        return True
+    # The type covered is the first field of RRSIG rdata, whichever class parsed it.
+    return record.rtype == RRType.RRSIG and record.rdata.to_bytes()[:2] == _NSEC3_COVERED
+
+
+_NSEC3_COVERED = int(RRType.NSEC3).to_bytes(2, "big")
 
 
 def _below_apex(
@@ -155,12 +224,12 @@ class _Referral:
 
 @attrs.frozen
 class _NoData:
-    pass
+    node: Name  # the name, or the wildcard that matched it
 
 
 @attrs.frozen
 class _NXDomain:
-    pass
+    encloser: Name  # the closest encloser (RFC 4592)
 
 
 @attrs.frozen
@@ -197,7 +266,7 @@ def _find(zone: Zone, qname: Name, qtype: RRType) -> _Step:
     wildcard = encloser.child(b"*")
     if zone.exists(wildcard):
         return _at_node(zone, wildcard, qtype, qname)
-    return _NXDomain()
+    return _NXDomain(encloser)
 
 
 def _at_node(zone: Zone, node: Name, qtype: RRType, owner: Name) -> _Step:
@@ -214,7 +283,7 @@ def _at_node(zone: Zone, node: Name, qtype: RRType, owner: Name) -> _Step:
         record = cnames[0]
         assert isinstance(record.rdata, CNAME)
         return _Alias(_renamed([record], owner), record.rdata.target, node)
-    return _NoData()
+    return _NoData(node)
 
 
 def _rewrite(qname: Name, owner: Name, record: Record) -> _Step:
@@ -263,9 +332,60 @@ class _Reply:
                     signatures = _signatures(zone, node or name, rtype)
                     section.extend(_renamed(signatures, name))
 
+    def prove(self, zone: Zone, records: Iterable[Record | None]) -> None:
+        """Add denial records (and their RRSIGs) to the authority section, once each."""
+        for record in records:
+            if record is not None and record not in self.authority:
+                self.add(self.authority, zone, [record])
+
+
+# -- denial of existence (DO set, signed zone) -------------------------------------
+
+
+def _nsec3_encloser_proof(zone: Zone, name: Name) -> tuple[Name, list[Record | None]]:
+    """The closest encloser proof of RFC 5155 section 7.2.1: the NSEC3 matching
+    the deepest ancestor that has one, and the one covering the next closer name.
+    Just the matching record when `name` itself has one."""
+    for depth in range(len(name), len(zone.origin) - 1, -1):
+        encloser = name.ancestor(depth)
+        match = zone.nsec3_for(encloser, match=True)
+        if match is None:
+            continue
+        if encloser == name:
+            return encloser, [match]
+        return encloser, [match, zone.nsec3_for(name.ancestor(depth + 1))]
+    return zone.origin, []
+
+
+def _nxdomain_proof(zone: Zone, qname: Name, encloser: Name) -> list[Record | None]:
+    wildcard = encloser.child(b"*")
+    if zone.nsec3:
+        _, records = _nsec3_encloser_proof(zone, qname)
+        return [*records, zone.nsec3_for(wildcard)]
+    return [zone.nsec_for(qname), zone.nsec_for(wildcard)]
+
+
+def _nodata_proof(zone: Zone, qname: Name, node: Name | None = None) -> list[Record | None]:
+    """NODATA at `qname` (or at the wildcard `node` that matched it); also the
+    proof that an unsigned delegation has no DS."""
+    node = node or qname
+    if zone.nsec3:
+        _, records = _nsec3_encloser_proof(zone, qname)
+        if node != qname:
+            records.append(zone.nsec3_for(node, match=True))
+        return records
+    return [zone.nsec_for(qname), zone.nsec_for(node)]
+
+
+def _wildcard_proof(zone: Zone, qname: Name, node: Name) -> list[Record | None]:
+    """For an answer synthesised from the wildcard `node`: no closer name exists."""
+    if zone.nsec3:
+        encloser = node.parent()
+        return [zone.nsec3_for(qname.ancestor(len(encloser) + 1))]
+    return [zone.nsec_for(qname)]
+
 
 def _signatures(zone: Zone, node: Name, rtype: RRType) -> list[Record]:
-    # The type covered is the first field of RRSIG rdata, whichever class parsed it.
     covered = int(rtype).to_bytes(2, "big")
     return [r for r in zone.rrset(node, RRType.RRSIG) if r.rdata.to_bytes()[:2] == covered]
 
@@ -312,16 +432,21 @@ def answer_query(zones: Iterable[Zone], query: Message) -> Message:
         return _error(query, Rcode.REFUSED)
 
     reply = _Reply(dnssec=query.edns is not None and query.edns.dnssec_ok)
+    prove = reply.dnssec and zone.signed
     qname = question.name
     seen = {qname}
     for _ in range(MAX_CHAIN + 1):
         step = _find(zone, qname, qtype)
         if isinstance(step, _Answer):
             reply.add(reply.answer, zone, step.records, step.node)
+            if prove and step.node != qname:
+                reply.prove(zone, _wildcard_proof(zone, qname, step.node))
             if qtype == RRType.NS:
                 reply.add(reply.additional, zone, _glue(zone, step.records))
         elif isinstance(step, _Alias):
             reply.add(reply.answer, zone, step.records, step.node)
+            if prove and step.node is not None and step.node != qname:
+                reply.prove(zone, _wildcard_proof(zone, qname, step.node))
             if step.target in seen or not step.target.is_subdomain(zone.origin):
                 break  # a loop, or out of this zone: the asker follows it from here
             seen.add(step.target)
@@ -333,7 +458,10 @@ def answer_query(zones: Iterable[Zone], query: Message) -> Message:
             reply.authoritative = bool(reply.answer)
             reply.add(reply.authority, zone, ns_records)
             if reply.dnssec:
-                reply.add(reply.authority, zone, zone.rrset(step.cut, RRType.DS))
+                ds = zone.rrset(step.cut, RRType.DS)
+                reply.add(reply.authority, zone, ds)
+                if not ds and prove:
+                    reply.prove(zone, _nodata_proof(zone, step.cut))
             reply.add(reply.additional, zone, _glue(zone, ns_records))
         elif isinstance(step, _NameTooLong):
             reply.add(reply.answer, zone, [step.dname])
@@ -342,6 +470,10 @@ def answer_query(zones: Iterable[Zone], query: Message) -> Message:
             if isinstance(step, _NXDomain):
                 reply.rcode = Rcode.NXDOMAIN
             reply.add(reply.authority, zone, [zone.negative_soa()])
+            if prove and isinstance(step, _NXDomain):
+                reply.prove(zone, _nxdomain_proof(zone, qname, step.encloser))
+            elif prove and isinstance(step, _NoData):
+                reply.prove(zone, _nodata_proof(zone, qname, step.node))
         break
     return _build(query, reply)
 

@@ -16,13 +16,17 @@ reply it is and which of its records may be believed:
 - REFUSED, a non-authoritative answer, or a referral sideways or upwards means the
   server is lame for this zone; SERVFAIL and friends are server errors.
 
-The result lists the RRsets worth caching with their RFC 2181 trust rank.
+The result lists the RRsets worth caching with their RFC 2181 trust rank. For
+DNSSEC it also keeps, from inside the bailiwick, the RRSIGs of the reply (the
+caller attaches to each RRset the ones covering it), the DS set of a referral,
+and the NSEC/NSEC3 records that prove a denial, a wildcard answer or an
+unsigned delegation, with their RRSIGs and the SOA's (`proof`).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import attrs
 
@@ -30,6 +34,7 @@ from ._cache import Rank
 from ._wire.enums import Flag, Rcode, RRType
 from ._wire.message import Message, Record
 from ._wire.name import Name
+from ._wire.rdtypes.rrsig import RRSIG
 from ._wire.rdtypes.single_name import CNAME, DNAME, NS
 
 MAX_CHAIN_IN_REPLY = 16
@@ -68,11 +73,34 @@ class Classification:
     # RRsets worth caching, each with its trust rank.
     to_cache: tuple[tuple[tuple[Record, ...], Rank], ...] = ()
     reason: str = ""
+    # Every in-bailiwick RRSIG of the reply (answer and authority sections).
+    rrsigs: tuple[Record, ...] = ()
+    # NSEC/NSEC3 records of the authority section, the RRSIGs over them and the SOA's.
+    proof: tuple[Record, ...] = ()
+
+    def rrsigs_for(self, rrset: tuple[Record, ...]) -> tuple[Record, ...]:
+        """The RRSIGs of the reply that cover this RRset."""
+        return covering(rrset, self.rrsigs)
 
     @property
     def chain(self) -> tuple[Record, ...]:
         """The CNAME and DNAME records of the answer."""
         return tuple(r for r in self.answer if r.rtype in (RRType.CNAME, RRType.DNAME))
+
+
+def covering(rrset: Sequence[Record], rrsigs: Iterable[Record]) -> tuple[Record, ...]:
+    """The RRSIG records among `rrsigs` over `rrset` (same owner, class, type covered)."""
+    if not rrset:
+        return ()
+    first = rrset[0]
+    return tuple(
+        r
+        for r in rrsigs
+        if isinstance(r.rdata, RRSIG)
+        and r.rdata.type_covered == first.rtype
+        and r.name == first.name
+        and r.rclass == first.rclass
+    )
 
 
 def _rrsets(records: Iterable[Record]) -> dict[tuple[Name, RRType], list[Record]]:
@@ -101,6 +129,38 @@ def classify_reply(
     With `authoritative=False` (forwarding to a recursive resolver) answers without
     AA are accepted and there are no referrals to follow.
     """
+    result = _classify(reply, qname, qtype, zone, authoritative)
+    if result.outcome in (Outcome.LAME, Outcome.SERVER_ERROR):
+        return result
+    rrsigs = tuple(
+        r
+        for r in (*reply.answer, *reply.authority)
+        if r.rtype == RRType.RRSIG and r.name.is_subdomain(zone)
+    )
+    denial = tuple(
+        r
+        for r in reply.authority
+        if r.rtype in (RRType.NSEC, RRType.NSEC3) and r.name.is_subdomain(zone)
+    )
+    proof = list(denial)
+    for nsec in _rrsets(denial).values():
+        proof.extend(covering(nsec, rrsigs))
+    if result.soa is not None:
+        proof.extend(covering((result.soa,), rrsigs))
+    to_cache = result.to_cache
+    if result.outcome == Outcome.REFERRAL and result.referral is not None:
+        # The DS set at the cut comes with a signed parent's referral: worth keeping
+        # for validating the child, which will need it next.
+        cut = result.referral.zone
+        ds = tuple(r for r in reply.authority if r.rtype == RRType.DS and r.name == cut)
+        if ds and cut.is_subdomain(zone) and cut != zone:
+            to_cache = (*to_cache, (ds, Rank.AUTHORITY))
+    return attrs.evolve(result, rrsigs=rrsigs, proof=tuple(proof), to_cache=to_cache)
+
+
+def _classify(
+    reply: Message, qname: Name, qtype: RRType, zone: Name, authoritative: bool
+) -> Classification:
     rcode = reply.rcode
     if rcode in (Rcode.REFUSED, Rcode.NOTAUTH):
         return Classification(Outcome.LAME, reason=f"{rcode.name} for {zone}")

@@ -23,24 +23,33 @@ hang. Nameserver names without glue are resolved concurrently; a lookup that wou
 ask a question already being asked further up its own chain is skipped, so two
 zones whose servers live in each other cannot loop. Identical client questions in
 flight at once share one resolution.
+
+DNSSEC (`_validation.py`): with a trust anchor (IANA's root keys when the root
+hints are IANA's, or `settings.trust_anchors`), upstream queries set DO, the
+RRSIGs and NSEC/NSEC3 proofs of replies are kept with the data, and the answer
+to the client's question is validated at the end, the DS and DNSKEY sets it
+needs being resolved like any other question. A bogus answer is SERVFAIL with
+an Extended DNS Error; `cd=True` skips validation (RFC 4035 section 3.2.2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 import attrs
 import trio
 
 from ._answer import Answer, TraceEvent, servfail
 from ._authority import Zone, answer_query, choose_zone
-from ._cache import Cache, NegativeKind, Rank
+from ._cache import Cache, NegativeKind, Rank, Validation
 from ._errors import DNSError, UnknownType
 from ._exchange import Exchanger, ExchangeStats
 from ._race import RaceFailed, race
-from ._recursion import Classification, Outcome, classify_reply
+from ._recursion import Classification, Outcome, classify_reply, covering
 from ._servers import ServerSelection
 from ._transport import Address, SocketTransport, Transport, normalize_address
+from ._validation import BOGUS_TTL, Validator, Verdict
 from ._wire.edns import Edns
 from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from ._wire.message import Message, Record
@@ -71,6 +80,15 @@ class ResolverSettings:
     forward_zones: tuple[tuple[Name, tuple[Address, ...]], ...] = ()
     port: int = 53  # the port nameservers listen on
     edns_payload: int = 1232
+    # DNSSEC validation, when there is a trust anchor to validate from.
+    dnssec: bool = True
+    # DS or DNSKEY records. None: IANA's root anchors if the root hints are IANA's
+    # (Resolver(root_hints=None)), else none, so no validation: a private root
+    # needs its own anchor.
+    trust_anchors: tuple[Record, ...] | None = None
+    # Negative trust anchors (RFC 7646): subtrees treated as insecure.
+    insecure_domains: tuple[Name, ...] = ()
+    nsec3_max_iterations: int = 150  # RFC 9276: above this, NSEC3 proofs are insecure
 
 
 @attrs.define
@@ -83,6 +101,10 @@ class ResolverStats:
     server_errors: int = 0
     servfails: int = 0
     shared: int = 0  # questions that joined one already in flight
+    # DNSSEC verdicts on answers to client questions.
+    secure: int = 0
+    insecure: int = 0
+    bogus: int = 0
 
 
 class _OutOfBudget(DNSError):
@@ -170,17 +192,34 @@ class Resolver:
     # Zones answered authoritatively, ahead of the cache and of recursion: a home
     # network's names, a blocklist that answers NXDOMAIN.
     local_zones: Sequence[Zone] = ()
+    # Wall-clock seconds since 1970, for signature validity (trio's clock is not one).
+    clock: Callable[[], float] = time.time
     _exchanger: Exchanger = attrs.field(init=False)
+    _validator: Validator = attrs.field(init=False)
     _hint_ns: tuple[Record, ...] = attrs.field(init=False)
     _hint_addresses: dict[Name, list[Address]] = attrs.field(init=False)
     _in_flight: dict[tuple[Name, RRType, RRClass], _Flight] = attrs.field(init=False, factory=dict)
     _priming: trio.Event | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
+        anchors: Sequence[Record] = self.settings.trust_anchors or ()
+        insecure = tuple(self.settings.insecure_domains)
         if self.root_hints is None:
-            from ._wire.root_data import root_hints
+            from ._wire.root_data import root_hints, root_trust_anchors
 
             self.root_hints = root_hints()
+            if self.settings.trust_anchors is None and not self.settings.forwarders:
+                # IANA's keys vouch for IANA's root. Upstream resolvers that strip
+                # DNSSEC, and the private names forwarded to them, would all be
+                # bogus: forwarding is validated only with explicit anchors.
+                anchors = root_trust_anchors()
+                insecure += tuple(zone for zone, _ in self.settings.forward_zones)
+        self._validator = Validator(
+            tuple(anchors) if self.settings.dnssec else (),
+            lambda: self.clock(),
+            insecure,
+            self.settings.nsec3_max_iterations,
+        )
         self._exchanger = Exchanger(self.transport)
         self._hint_ns, self._hint_addresses = _hint_records(self.root_hints, self.settings.port)
         if not self._hint_ns:
@@ -189,6 +228,11 @@ class Resolver:
     @property
     def exchange_stats(self) -> ExchangeStats:
         return self._exchanger.stats
+
+    @property
+    def validating(self) -> bool:
+        """Does this resolver validate DNSSEC (enabled, and a trust anchor to start from)?"""
+        return self._validator.active
 
     # -- the public entry point --------------------------------------------------
 
@@ -199,15 +243,22 @@ class Resolver:
         qclass: RRClass | str | int = RRClass.IN,
         *,
         trace: bool = False,
+        cd: bool = False,
     ) -> Answer:
         """Resolve a question. Failure is an Answer with SERVFAIL and a reason;
-        an invalid name or type raises DNSError."""
+        an invalid name or type raises DNSError.
+
+        With `cd` (the client's Checking Disabled bit) the answer is not validated:
+        bogus data is returned, and `validation` is INDETERMINATE."""
         qname = Name.make(name)
         rtype = RRType.make(qtype)
         rclass = RRClass.make(qclass)
         if rtype in _REFUSED_TYPES:
             raise UnknownType(f"{rtype.name} cannot be resolved recursively")
         self.stats.questions += 1
+        if cd:
+            # Rare, and not to be answered by a validating flight (nor to answer one).
+            return await self._resolve_with_deadline(qname, rtype, rclass, trace, cd=True)
         key = (qname, rtype, rclass)
         while not trace and (flight := self._in_flight.get(key)) is not None:
             self.stats.shared += 1
@@ -234,12 +285,15 @@ class Resolver:
     ) -> Answer | None:
         """The answer the cache alone can give (following cached CNAMEs), or None.
 
-        What a server answers to RD=0 queries: never goes to the network."""
+        What a server answers to RD=0 queries: never goes to the network. When
+        validating, the answer carries the validation state cached with its
+        parts (INDETERMINATE if one was never validated); bogus data is SERVFAIL."""
         qname = Name.make(name)
         rtype = RRType.make(qtype)
         rclass = RRClass.make(qclass)
         work = _Work(self.settings, trio.current_time(), None)
         chain: list[Record] = []
+        sigs: list[Record] = []
         current = qname
         for _ in range(self.settings.max_chain + 1):
             local = self._from_local_zones(qname, current, rtype, rclass, chain, work)
@@ -250,18 +304,18 @@ class Resolver:
                 chain.extend(local.answer)
                 current = local.target
                 continue
-            found = self._from_cache(qname, current, rtype, rclass, chain, work)
+            found = self._from_cache(qname, current, rtype, rclass, chain, work, sigs)
             if found is None:
                 return None
             if isinstance(found, Answer):
-                return found
+                return self._cached_validation(found, current) if self.validating else found
             chain.append(found)
             assert isinstance(found.rdata, CNAME)
             current = found.rdata.target
         return None
 
     async def _resolve_with_deadline(
-        self, qname: Name, qtype: RRType, qclass: RRClass, trace: bool
+        self, qname: Name, qtype: RRType, qclass: RRClass, trace: bool, cd: bool = False
     ) -> Answer:
         work = _Work(self.settings, trio.current_time(), [] if trace else None)
         answer: Answer | None = None
@@ -280,11 +334,136 @@ class Resolver:
                 EdeCode.NO_REACHABLE_AUTHORITY,
                 f"no answer within the {self.settings.deadline:g} s deadline",
             )
+        if self.validating and not cd and not answer.failed and not answer.authoritative:
+            # Within what is left of the same deadline and budget.
+            validated: Answer | None = None
+            with trio.move_on_after(self.settings.deadline - work.elapsed()):
+                try:
+                    validated = await self._validated(answer, work)
+                except _OutOfBudget as exc:
+                    validated = servfail(qname, qtype, qclass, exc.code, exc.text)
+                except (_NoServers, RaceFailed) as exc:
+                    validated = servfail(
+                        qname, qtype, qclass, EdeCode.NO_REACHABLE_AUTHORITY, str(exc)
+                    )
+            answer = validated or servfail(
+                qname,
+                qtype,
+                qclass,
+                EdeCode.NO_REACHABLE_AUTHORITY,
+                f"no validated answer within the {self.settings.deadline:g} s deadline",
+            )
         if answer.rcode == Rcode.SERVFAIL:
             self.stats.servfails += 1
         if work.trace is not None:
             answer = attrs.evolve(answer, trace=tuple(work.trace))
         return answer
+
+    # -- DNSSEC --------------------------------------------------------------------
+
+    async def _validated(self, answer: Answer, work: _Work) -> Answer:
+        """The answer with its DNSSEC verdict; SERVFAIL if bogus."""
+        lookup = _Lookup(self, work)
+        verdict = await self._validator.validate(answer, lookup)
+        self._remember_negative(answer, verdict)
+        if verdict.validation is Validation.SECURE:
+            self.stats.secure += 1
+        elif verdict.validation is Validation.INSECURE:
+            self.stats.insecure += 1
+        if verdict.validation is Validation.BOGUS:
+            self.stats.bogus += 1
+            work.note(
+                TraceEvent(work.elapsed(), "dnssec", answer.qname, answer.qtype, outcome="bogus")
+            )
+            return servfail(
+                answer.qname,
+                answer.qtype,
+                answer.qclass,
+                verdict.ede or EdeCode.DNSSEC_BOGUS,
+                verdict.reason,
+                Validation.BOGUS,
+            )
+        return attrs.evolve(answer, validation=verdict.validation)
+
+    def _remember_negative(self, answer: Answer, verdict: Verdict) -> None:
+        """Keep a negative answer's validation state with it in the cache."""
+        if answer.rcode == Rcode.NXDOMAIN:
+            name, rtype, kind = answer.qname, None, NegativeKind.NXDOMAIN
+        elif answer.rcode == Rcode.NOERROR and not answer.rrset():
+            name, rtype, kind = answer.qname, answer.qtype, NegativeKind.NODATA
+        else:
+            return
+        for record in answer.records:
+            if isinstance(record.rdata, CNAME):
+                name = record.rdata.target
+        soa = answer.soa
+        if verdict.validation is Validation.BOGUS and soa is not None:
+            soa = attrs.evolve(soa, ttl=min(soa.ttl, BOGUS_TTL))
+        self.cache.put_negative(
+            name,
+            rtype,
+            answer.qclass,
+            soa,
+            trio.current_time(),
+            kind=kind,
+            proof=answer.proof,
+            validation=verdict.validation,
+        )
+
+    def remember_validation(
+        self,
+        rrset: Sequence[Record],
+        rrsigs: Sequence[Record],
+        validation: Validation,
+        ttl: int | None = None,
+    ) -> None:
+        """Keep an RRset's validation state in the cache; a bogus one only briefly,
+        a secure one no longer than its signature allows (`ttl`)."""
+        first = rrset[0]
+        now = trio.current_time()
+        cached = self.cache.get_rrset(first.name, first.rtype, first.rclass, now)
+        if cached is None or {r.rdata for r in cached.records} != {r.rdata for r in rrset}:
+            return
+        records: Sequence[Record] = cached.records
+        cap = BOGUS_TTL if validation is Validation.BOGUS else ttl
+        if cap is not None:
+            records = [attrs.evolve(r, ttl=min(r.ttl, cap)) for r in records]
+        self.cache.put_rrset(
+            records, cached.rank, now, rrsigs=cached.rrsigs or rrsigs, validation=validation
+        )
+
+    def _cached_validation(self, answer: Answer, final: Name) -> Answer:
+        """A cached answer with the validation state its cached parts hold."""
+        sets: dict[tuple[Name, RRType], list[Record]] = {}
+        for record in answer.records:
+            sets.setdefault((record.name, record.rtype), []).append(record)
+        states = [self.known_validation(rrset) for rrset in sets.values()]
+        if answer.rcode == Rcode.NXDOMAIN or not answer.rrset():
+            negative = self.cache.get_negative(
+                final, answer.qtype, answer.qclass, trio.current_time()
+            )
+            states.append(Validation.INDETERMINATE if negative is None else negative.validation)
+        if Validation.BOGUS in states:
+            return servfail(
+                answer.qname,
+                answer.qtype,
+                answer.qclass,
+                EdeCode.DNSSEC_BOGUS,
+                "cached data failed validation",
+                Validation.BOGUS,
+            )
+        if Validation.INDETERMINATE in states:
+            return answer
+        validation = Validation.INSECURE if Validation.INSECURE in states else Validation.SECURE
+        return attrs.evolve(answer, validation=validation)
+
+    def known_validation(self, rrset: Sequence[Record]) -> Validation:
+        """The validation state the cache holds for exactly this RRset."""
+        first = rrset[0]
+        cached = self.cache.get_rrset(first.name, first.rtype, first.rclass, trio.current_time())
+        if cached is None or {r.rdata for r in cached.records} != {r.rdata for r in rrset}:
+            return Validation.INDETERMINATE
+        return cached.validation
 
     # -- cache, then iteration, following CNAMEs ----------------------------------
 
@@ -297,6 +476,7 @@ class Resolver:
         path: tuple[tuple[Name, RRType], ...],
     ) -> Answer:
         chain: list[Record] = []
+        sigs: list[Record] = []  # the RRSIGs over the chain's records
         current = qname
         seen: set[Name] = set()
         for _ in range(self.settings.max_chain + 1):
@@ -313,7 +493,7 @@ class Resolver:
                 assert local.target is not None
                 current = local.target  # the chain left the local zone: resolve on
                 continue
-            cached = self._from_cache(qname, current, qtype, qclass, chain, work)
+            cached = self._from_cache(qname, current, qtype, qclass, chain, work, sigs)
             if isinstance(cached, Answer):
                 return cached
             if cached is not None:
@@ -331,12 +511,20 @@ class Resolver:
                 step = await self._forward(current, qtype, qclass, work, upstreams)
             result = step.result
             chain.extend(result.answer if result.outcome != Outcome.ANSWER else result.chain)
+            sigs.extend(_signatures(result.answer, result.rrsigs))
             if sum(1 for r in chain if r.rtype == RRType.CNAME) > self.settings.max_chain:
                 break
             if result.outcome == Outcome.ANSWER:
                 ttl = min(r.ttl for r in result.answer)
                 return Answer(
-                    qname, qtype, qclass, Rcode.NOERROR, tuple(chain) + _data(result), ttl=ttl
+                    qname,
+                    qtype,
+                    qclass,
+                    Rcode.NOERROR,
+                    tuple(chain) + _data(result),
+                    ttl=ttl,
+                    rrsigs=tuple(sigs),
+                    proof=result.proof,
                 )
             if result.outcome == Outcome.CNAME:
                 assert result.target is not None
@@ -353,6 +541,7 @@ class Resolver:
                 kind=NegativeKind.NXDOMAIN
                 if negative_rcode == Rcode.NXDOMAIN
                 else NegativeKind.NODATA,
+                proof=result.proof,
             )
             return Answer(
                 qname,
@@ -362,6 +551,8 @@ class Resolver:
                 tuple(chain),
                 soa=result.soa,
                 ttl=min(_negative_ttl(result.soa), self.cache.max_negative_ttl),
+                rrsigs=tuple(sigs),
+                proof=result.proof,
             )
         return servfail(
             qname,
@@ -428,8 +619,11 @@ class Resolver:
         qclass: RRClass,
         chain: list[Record],
         work: _Work,
+        sigs: list[Record] | None = None,
     ) -> Answer | Record | None:
-        """An Answer from cache, a cached CNAME to follow, or None (go and ask)."""
+        """An Answer from cache, a cached CNAME to follow, or None (go and ask).
+        The RRSIGs of a cached CNAME are added to `sigs`."""
+        sigs = [] if sigs is None else sigs
         now = trio.current_time()
         hit = self.cache.get_rrset(current, qtype, qclass, now, min_rank=Rank.ANSWER)
         if hit is not None:
@@ -443,6 +637,7 @@ class Resolver:
                 (*chain, *hit.records),
                 ttl=hit.ttl,
                 from_cache=True,
+                rrsigs=(*sigs, *hit.rrsigs),
             )
         if qtype != RRType.CNAME:
             cname = self.cache.get_rrset(current, RRType.CNAME, qclass, now, min_rank=Rank.ANSWER)
@@ -450,6 +645,7 @@ class Resolver:
                 work.note(
                     TraceEvent(work.elapsed(), "cache", current, RRType.CNAME, outcome="CNAME")
                 )
+                sigs.extend(cname.rrsigs)
                 return cname.records[0]
         negative = self.cache.get_negative(current, qtype, qclass, now)
         if negative is not None:
@@ -467,6 +663,8 @@ class Resolver:
                 soa=negative.soa,
                 ttl=negative.ttl,
                 from_cache=True,
+                rrsigs=tuple(sigs),
+                proof=negative.proof,
             )
         return None
 
@@ -559,6 +757,7 @@ class Resolver:
                         result.soa,
                         trio.current_time(),
                         kind=NegativeKind.NODATA,
+                        proof=result.proof,
                     )
                 if result.outcome == Outcome.NXDOMAIN:
                     # Broken servers say NXDOMAIN for empty non-terminals: ask in full.
@@ -613,7 +812,7 @@ class Resolver:
     def _store(self, result: Classification) -> None:
         now = trio.current_time()
         for records, rank in result.to_cache:
-            self.cache.put_rrset(records, rank, now)
+            self.cache.put_rrset(records, rank, now, rrsigs=result.rrsigs_for(records))
 
     # -- asking one zone's servers -------------------------------------------------
 
@@ -756,7 +955,7 @@ class Resolver:
                 qtype,
                 qclass,
                 flags=Flag.RD if forward else Flag(0),
-                edns=Edns(payload=self.settings.edns_payload),
+                edns=Edns(payload=self.settings.edns_payload, dnssec_ok=self.validating),
             )
             started = trio.current_time()
             timeout = self.servers.timeout(address)
@@ -838,6 +1037,52 @@ class Resolver:
             )
 
 
+@attrs.define(eq=False)
+class _Lookup:
+    """The validator's view of the resolver, for one client question."""
+
+    resolver: Resolver
+    work: _Work
+
+    async def fetch(self, name: Name, rtype: RRType) -> Answer:
+        cache = self.resolver.cache
+        if rtype == RRType.DS:
+            # A signed parent's referral carried the DS set: no need to ask again.
+            cached = cache.get_rrset(name, rtype, RRClass.IN, trio.current_time())
+            if cached is not None:
+                return Answer(
+                    name,
+                    rtype,
+                    RRClass.IN,
+                    Rcode.NOERROR,
+                    cached.records,
+                    ttl=cached.ttl,
+                    from_cache=True,
+                    rrsigs=cached.rrsigs,
+                )
+        path = ((name, rtype),)  # not the client's question: fetched unvalidated
+        return await self.resolver._resolve_name(name, rtype, RRClass.IN, self.work, path)
+
+    def zone_of(self, name: Name) -> Name:
+        found = self.resolver.cache.closest_delegation(name, RRClass.IN, trio.current_time())
+        return ROOT if found is None else found.name
+
+    def note(self, name: Name, rtype: RRType, text: str) -> None:
+        self.work.note(TraceEvent(self.work.elapsed(), "dnssec", name, rtype, outcome=text))
+
+    def known(self, rrset: Sequence[Record]) -> Validation:
+        return self.resolver.known_validation(rrset)
+
+    def remember(
+        self,
+        rrset: Sequence[Record],
+        rrsigs: Sequence[Record],
+        validation: Validation,
+        ttl: int | None = None,
+    ) -> None:
+        self.resolver.remember_validation(rrset, rrsigs, validation, ttl)
+
+
 class _Unusable(DNSError):
     """A reply that means this server cannot help (lame, SERVFAIL, ...)."""
 
@@ -850,6 +1095,17 @@ def _describe(result: Classification) -> str:
     if result.outcome == Outcome.CNAME and result.target is not None:
         return f"CNAME to {result.target}"
     return str(result.outcome.value)
+
+
+def _signatures(records: Sequence[Record], rrsigs: Sequence[Record]) -> list[Record]:
+    """The RRSIGs among `rrsigs` over the RRsets of `records`."""
+    out: list[Record] = []
+    sets: dict[tuple[Name, RRType], list[Record]] = {}
+    for record in records:
+        sets.setdefault((record.name, record.rtype), []).append(record)
+    for rrset in sets.values():
+        out.extend(covering(rrset, rrsigs))
+    return out
 
 
 def _data(result: Classification) -> tuple[Record, ...]:
