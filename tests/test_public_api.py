@@ -21,7 +21,7 @@ EXPECTED = {
     "DNSError", "MalformedMessage", "InvalidName", "InvalidRdata", "UnknownType", "ZoneFileError",
     "ExchangeError", "QueryTimeout",
     # resolution
-    "resolve", "Resolver", "ResolverSettings", "Answer", "TraceEvent", "Cache", "CacheStats", "Rank", "NegativeKind", "Exchanger", "ExchangeStats",
+    "resolve", "Resolver", "ResolverSettings", "Answer", "TraceEvent", "Cache", "CacheStats", "Rank", "NegativeKind", "Validation", "Exchanger", "ExchangeStats",
     "StubResolver", "Transport", "SocketTransport", "Zone",
     # serving
     "Server", "ServerSettings", "ServerStats",

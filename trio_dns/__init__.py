@@ -10,6 +10,7 @@ from ._cache import Cache as Cache
 from ._cache import CacheStats as CacheStats
 from ._cache import NegativeKind as NegativeKind
 from ._cache import Rank as Rank
+from ._cache import Validation as Validation
 from ._errors import DNSError as DNSError
 from ._errors import InvalidName as InvalidName
 from ._errors import InvalidRdata as InvalidRdata

@@ -33,8 +33,9 @@ _U32 = struct.Struct("!I")
 _COUNTS_ONE_QUESTION = b"\x00\x01\x00\x00\x00\x00\x00"  # QD=1, AN=0, NS=0, AR high octet 0
 # QR, opcode, TC and rcode must all be zero in a query the fast path will take.
 _REJECT_FLAGS = 0xFA0F
-# The flags that change the reply: RD (recursion or cache only) and CD.
-KEY_FLAGS = 0x0110
+# The flags that change the reply: RD (recursion or cache only), CD (validation
+# off), and AD (whether AD may be set in the reply).
+KEY_FLAGS = 0x0130
 COOKIE_OPTION = 10
 # A cookie option as the server writes it: code, length 16, client (8), server (8).
 COOKIE_TAIL = 16

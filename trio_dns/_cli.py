@@ -212,6 +212,14 @@ def _add_resolve(subparsers: _Subparsers) -> None:
         help="resolve in the built-in simulated internet instead of the real one",
     )
     parser.add_argument(
+        "--trust-anchor",
+        metavar="FILE",
+        type=Path,
+        help="zone file of DS or DNSKEY records to validate from (default: IANA's root "
+        "anchor with IANA's root hints, none with --root-hints)",
+    )
+    parser.add_argument("--no-dnssec", action="store_true", help="do not validate DNSSEC")
+    parser.add_argument(
         "--no-qname-minimisation",
         action="store_true",
         help="send the full name to every server (RFC 9156 off)",
@@ -244,11 +252,18 @@ async def _run_resolve(args: argparse.Namespace) -> int:
     from ._transport import SocketTransport, Transport
     from ._wire.zone import read_zone_file
 
+    anchors = None
+    if args.trust_anchor is not None:
+        anchors = tuple(read_zone_file(str(args.trust_anchor), default_ttl=172800))
+        if not anchors or any(r.rtype not in (RRType.DS, RRType.DNSKEY) for r in anchors):
+            raise DNSError(f"{args.trust_anchor}: a trust anchor file holds DS or DNSKEY records")
     settings = ResolverSettings(
         qname_minimisation=not args.no_qname_minimisation,
         use_ipv4=not args.no_ipv4,
         use_ipv6=not args.no_ipv6,
         port=args.port,
+        dnssec=not args.no_dnssec,
+        trust_anchors=anchors,
     )
     transport: Transport = SocketTransport()
     hints = None

@@ -81,6 +81,8 @@ class ServeConfig:
     zone: tuple[Path, ...] = ()
     metrics: Address | None = None
     query_log: bool = False
+    no_dnssec: bool = False
+    insecure_domain: tuple[Name, ...] = ()
     # Read from the files named above by `load`.
     hints: tuple[Record, ...] | None = attrs.field(default=None, repr=False)
     anchors: tuple[Record, ...] = attrs.field(default=(), repr=False)
@@ -167,6 +169,9 @@ class ServeConfig:
             port=self.upstream_port,
             forwarders=self.forward,
             forward_zones=self.forward_zone,
+            dnssec=not self.no_dnssec,
+            trust_anchors=self.anchors or None,
+            insecure_domains=self.insecure_domain,
         )
 
     def server_settings(self) -> ServerSettings:
@@ -363,6 +368,13 @@ def _existing_file(text: str) -> Path:
     return path
 
 
+def _domain_name(text: str) -> Name:
+    try:
+        return Name.from_text(text)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _forward_zones(value: object, text: bool) -> tuple[tuple[Name, tuple[Address, ...]], ...]:
     """`["corp.example=10.0.0.53,10.0.0.54:5353"]`, or a TOML table
     `{"corp.example" = ["10.0.0.53"]}`; each zone at most once."""
@@ -470,6 +482,14 @@ _OPTIONS: dict[str, _Option] = {
     ),
     "query_log": _Option(
         _boolean, "log one line per answered query (logger trio_dns.query, level INFO)"
+    ),
+    "no_dnssec": _Option(_boolean, "do not validate DNSSEC (validation is on by default)"),
+    "insecure_domain": _Option(
+        _list_of(_domain_name, "domain names"),
+        "treat this domain and everything below it as unsigned (a negative trust anchor, "
+        "RFC 7646); repeatable",
+        "NAME",
+        repeat=True,
     ),
 }
 

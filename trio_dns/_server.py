@@ -52,6 +52,7 @@ from ._answer_cache import (
     peek_query_untrusted,
     question_end_untrusted,
 )
+from ._cache import Validation
 from ._errors import DNSError, MalformedMessage
 from ._resolver import Resolver
 from ._wire.edns import Cookie, Edns, EdnsOption, GenericOption
@@ -664,14 +665,23 @@ class Server:
 
     def _answer_reply(self, pending: _Pending, answer: Answer) -> bytes:
         query = pending.query
+        dnssec_ok = query.edns is not None and query.edns.dnssec_ok
         flags = Flag.RA | (Flag.AA if answer.authoritative else Flag(0))
+        # RFC 6840 section 5.7: AD for validated data, to clients that show they
+        # understand it (DO or AD in the query).
+        if answer.validation is Validation.SECURE and (dnssec_ok or Flag.AD in query.flags):
+            flags |= Flag.AD
         reply = query.make_response(answer.rcode, flags)
         cache = self.resolver.cache
-        records = tuple(_clamp(r, cache.min_ttl, cache.max_ttl) for r in answer.records)
+        shown = answer.records + answer.rrsigs if dnssec_ok else answer.records
+        records = tuple(_clamp(r, cache.min_ttl, cache.max_ttl) for r in shown)
         authority: tuple[Record, ...] = ()
         if answer.soa is not None and answer.rcode != Rcode.SERVFAIL:
             soa = answer.soa
             authority = (Record(soa.name, soa.rtype, soa.rclass, answer.ttl, soa.rdata),)
+        if dnssec_ok and answer.rcode != Rcode.SERVFAIL:
+            # RFC 4035 section 3.2.1: the proofs of denial and the SOA's RRSIG.
+            authority += tuple(_clamp(r, cache.min_ttl, cache.max_ttl) for r in answer.proof)
         edns = None
         if answer.error is not None and query.edns is not None:
             edns = Edns(options=(answer.error,))
@@ -687,7 +697,12 @@ class Server:
         answer: Answer | None = None
         with trio.move_on_after(self.settings.query_deadline):
             try:
-                answer = await self.resolver.resolve(question.name, question.rtype, question.rclass)
+                answer = await self.resolver.resolve(
+                    question.name,
+                    question.rtype,
+                    question.rclass,
+                    cd=Flag.CD in pending.query.flags,
+                )
             except DNSError as exc:
                 log.debug("cannot resolve %s %s: %s", question.name, question.rtype.name, exc)
                 answer = servfail(

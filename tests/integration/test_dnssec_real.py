@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,3 +300,60 @@ async def test_zone_signed_by_knot(tree: Tree) -> None:
     assert (nx.rcode, nx.validation) == (Rcode.NXDOMAIN, Validation.SECURE)
     nodata = await resolve(resolver, "www.knot.test", "TXT")
     assert (nodata.rcode, nodata.validation) == (Rcode.NOERROR, Validation.SECURE)
+
+
+def _write_hints_and_anchor(directory: Path, tree: Tree) -> tuple[Path, Path]:
+    hints = directory / "root.hints"
+    hints.write_text(f". 3600 IN NS a.root.\na.root. 3600 IN A {NET}.1\n")
+    anchor = directory / "root.ds"
+    anchor.write_text(tree.anchor.to_text() + "\n")
+    return hints, anchor
+
+
+def test_resolve_command_traces_the_chain_of_trust(tree: Tree, tmp_path: Path) -> None:
+    hints, anchor = _write_hints_and_anchor(tmp_path, tree)
+    argv = [sys.executable, "-m", "trio_dns", "resolve", "www.good.test", "--trace"]
+    argv += ["--root-hints", str(hints), "--trust-anchor", str(anchor), "--port", str(PORT)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert ";; dnssec: secure" in out.stdout
+    dnssec_lines = [line for line in out.stdout.splitlines() if " dnssec " in line]
+    assert any("DNSKEY good.test. verified" in line for line in dnssec_lines)
+    bogus = subprocess.run([*argv[:4], "www.bad.test", *argv[5:]], capture_output=True, text=True)
+    assert "status: SERVFAIL" in bogus.stdout and "Signature Expired" in bogus.stdout
+
+
+def test_served_with_ad_to_dig(tree: Tree, tmp_path: Path) -> None:
+    hints, anchor = _write_hints_and_anchor(tmp_path, tree)
+    listen = f"{NET}.100"
+    argv = [sys.executable, "-m", "trio_dns", "serve", "--listen", f"{listen}:{PORT}"]
+    argv += [
+        "--root-hints",
+        str(hints),
+        "--trust-anchor",
+        str(anchor),
+        "--upstream-port",
+        str(PORT),
+    ]
+    argv += ["--allow", "127.0.0.0/8"]
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as server:
+        try:
+            _check_served(server, listen)
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def _check_served(server: subprocess.Popen[str], listen: str) -> None:
+    assert server.stdout is not None
+    assert "serving on" in server.stdout.readline()
+    dig = ["dig", f"@{listen}", "-p", str(PORT), "+dnssec", "+tries=1", "+time=5"]
+    good = subprocess.run([*dig, "www.good.test"], capture_output=True, text=True).stdout
+    assert "status: NOERROR" in good and " ad" in good.split("flags:")[1].split(";")[0]
+    assert "RRSIG" in good
+    bad = subprocess.run([*dig, "www.bad.test"], capture_output=True, text=True).stdout
+    assert "status: SERVFAIL" in bad and "EDE: 7" in bad
+    unchecked = subprocess.run([*dig, "+cd", "www.bad.test"], capture_output=True, text=True)
+    assert "status: NOERROR" in unchecked.stdout
