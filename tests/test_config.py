@@ -192,3 +192,15 @@ def test_a_bad_option_value_stops_the_server_with_one_line() -> None:
     result = trio_dns("serve", "--max-in-flight", "many")
     assert result.returncode == 2
     assert result.stderr == "trio-dns: --max-in-flight must be a positive integer, not 'many'\n"
+
+
+def test_dnssec_settings_reach_the_resolver(tmp_path: Path) -> None:
+    anchor = write(tmp_path / "root.ds", ANCHOR)
+    config = parse("--trust-anchor", str(anchor), "--insecure-domain", "corp.example")
+    settings = config.resolver_settings()
+    assert settings.dnssec
+    assert settings.trust_anchors is not None and len(settings.trust_anchors) == 1
+    assert [str(n) for n in settings.insecure_domains] == ["corp.example."]
+    assert not parse("--no-dnssec").resolver_settings().dnssec
+    # No anchor given: the resolver decides (IANA's with IANA's hints).
+    assert parse().resolver_settings().trust_anchors is None

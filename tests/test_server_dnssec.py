@@ -14,10 +14,12 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 import trio
+from prometheus_client import generate_latest
 from trio.testing import MockClock
 
 from tests.test_validation import World, build
 from trio_dns._address import Address
+from trio_dns._metrics import metrics_registry
 from trio_dns._server import Server, ServerSettings
 
 TIMEOUT = 5.0
@@ -30,10 +32,16 @@ def clock() -> MockClock:
 
 @asynccontextmanager
 async def serving(world: World) -> AsyncIterator[Address]:
+    async with serving_with_server(world) as (_, address):
+        yield address
+
+
+@asynccontextmanager
+async def serving_with_server(world: World) -> AsyncIterator[tuple[Server, Address]]:
     server = Server(world.resolver(), ServerSettings(listen=(("127.0.0.1", 0),)))
     async with trio.open_nursery() as nursery:
         (address,) = await nursery.start(server.serve)
-        yield address
+        yield server, address
         server.shutdown()
 
 
@@ -95,3 +103,13 @@ async def test_bogus_is_servfail_with_an_extended_error_and_cd_gets_the_data(
         assert not checking_disabled.flags & dns.flags.AD
         (address_rrset,) = [r for r in checking_disabled.answer if r.rdtype == dns.rdatatype.A]
         assert [r.to_text() for r in address_rrset] == ["192.0.2.80"]
+
+
+async def test_outcomes_are_counted_for_metrics(clock: MockClock) -> None:
+    async with serving_with_server(build()) as (server, address):
+        await ask(address, "www.example.test", want_dnssec=True)
+        await ask(address, "www.insecure.test", want_dnssec=True)
+        text = generate_latest(metrics_registry(server)).decode()
+        assert 'trio_dns_dnssec_answers_total{outcome="secure"} 1.0' in text
+        assert 'trio_dns_dnssec_answers_total{outcome="insecure"} 1.0' in text
+        assert 'trio_dns_dnssec_answers_total{outcome="bogus"} 0.0' in text

@@ -145,6 +145,16 @@ class ServerCollector(Collector):
             rstats.server_errors,
         )
 
+        validation = CounterMetricFamily(
+            "trio_dns_dnssec_answers",
+            "Answers by DNSSEC outcome: secure (validated), insecure (provably unsigned), "
+            "bogus (failed validation: answered SERVFAIL).",
+            labels=["outcome"],
+        )
+        for outcome in ("secure", "insecure", "bogus"):
+            validation.add_metric([outcome], getattr(rstats, outcome))
+        yield validation
+
         yield GaugeMetricFamily(
             "trio_dns_in_flight", "Resolutions running now.", value=server.in_flight
         )
