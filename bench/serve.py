@@ -130,7 +130,8 @@ def wait_answering(host: str, name: str = "www.leaf.lab") -> None:
             capture_output=True,
             text=True,
         )
-        if out.stdout.strip():
+        # dig prints its errors to stdout too: only an address means an answer.
+        if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", out.stdout.strip().split("\n")[-1]):
             return
         time.sleep(0.2)
     raise SystemExit(f"resolver on {host} never answered")
