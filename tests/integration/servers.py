@@ -62,6 +62,14 @@ def require(kind: Kind) -> str:
     return path
 
 
+def require_tool(name: str) -> str:
+    """A client tool's path (dig, kdig, ...); skips the calling test if it is missing."""
+    path = shutil.which(name, path=_SEARCH_PATH)
+    if path is None:
+        pytest.skip(f"{name} not installed: run scripts/test as root to install it")
+    return path
+
+
 @attrs.define(eq=False)
 class RunningServer:
     kind: Kind

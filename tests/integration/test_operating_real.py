@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,8 @@ from collections.abc import Iterator
 
 import attrs
 import pytest
+
+from .servers import require_tool
 
 NET = "127.53.30"
 FRONT = f"{NET}.1"
@@ -52,11 +53,7 @@ intranet A   {address}
 """
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} not installed")
-    return path
+tool = require_tool
 
 
 @attrs.frozen

@@ -3,7 +3,6 @@ servers (hierarchy.py), queried with `dig` and `kdig` over UDP and TCP."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 from trio_dns import Flag, Message, Rcode
 
 from .hierarchy import BIG_TXT_COUNT, Hierarchy
-from .servers import PORT, ServerPool
+from .servers import PORT, ServerPool, require_tool
 
 NET = "127.53.21"
 HOST = "127.53.20.1"
@@ -25,11 +24,7 @@ SERVE_PORT = 10054
 _ROOT_DS = Path(__file__).parents[2] / "trio_dns" / "data" / "root.ds"
 
 
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"{name} not installed")
-    return path
+tool = require_tool
 
 
 @pytest.fixture(scope="module")
