@@ -220,6 +220,14 @@ def _add_resolve(subparsers: _Subparsers) -> None:
     )
     parser.add_argument("--no-dnssec", action="store_true", help="do not validate DNSSEC")
     parser.add_argument(
+        "--insecure-domain",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="treat this domain and everything below it as unsigned (a negative trust "
+        "anchor, RFC 7646); repeatable",
+    )
+    parser.add_argument(
         "--no-qname-minimisation",
         action="store_true",
         help="send the full name to every server (RFC 9156 off)",
@@ -243,6 +251,13 @@ def _check_resolve(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error(f"unknown type {args.type!r}")
     if args.no_ipv4 and args.no_ipv6:
         parser.error("--no-ipv4 and --no-ipv6 together leave nothing to query over")
+    insecure = []
+    for text in args.insecure_domain:
+        try:
+            insecure.append(Name.from_text(text))
+        except InvalidName as exc:
+            parser.error(f"invalid --insecure-domain {text!r}: {exc}")
+    args.insecure_domain = tuple(insecure)
     if args.sandbox and args.root_hints:
         parser.error("--sandbox brings its own root hints; drop --root-hints")
 
@@ -264,6 +279,7 @@ async def _run_resolve(args: argparse.Namespace) -> int:
         port=args.port,
         dnssec=not args.no_dnssec,
         trust_anchors=anchors,
+        insecure_domains=args.insecure_domain,
     )
     transport: Transport = SocketTransport()
     hints = None

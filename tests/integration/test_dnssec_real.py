@@ -357,3 +357,15 @@ def _check_served(server: subprocess.Popen[str], listen: str) -> None:
     assert "status: SERVFAIL" in bad and "EDE: 7" in bad
     unchecked = subprocess.run([*dig, "+cd", "www.bad.test"], capture_output=True, text=True)
     assert "status: NOERROR" in unchecked.stdout
+
+
+def test_resolve_command_with_a_negative_trust_anchor(tree: Tree, tmp_path: Path) -> None:
+    hints, anchor = _write_hints_and_anchor(tmp_path, tree)
+    argv = [sys.executable, "-m", "trio_dns", "resolve", "www.bad.test", "--port", str(PORT)]
+    argv += ["--root-hints", str(hints), "--trust-anchor", str(anchor)]
+    bogus = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert "status: SERVFAIL" in bogus.stdout
+    forgiven = subprocess.run(
+        [*argv, "--insecure-domain", "bad.test"], capture_output=True, text=True, timeout=30
+    )
+    assert "status: NOERROR" in forgiven.stdout and ";; dnssec: insecure" in forgiven.stdout
