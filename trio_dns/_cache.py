@@ -329,15 +329,29 @@ class Cache:
         if ttl <= 0:
             return False
         ttl = min(max(ttl, self.min_ttl), self.max_ttl)
-        # An RRset is a set (RFC 2181 section 5): keep the first of any duplicates.
-        by_rdata: dict[bytes, Record] = {}
-        for record in records:
-            by_rdata.setdefault(record.rdata.to_bytes(), record)
-        unique = tuple(by_rdata.values())
-        size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(rrsigs)
+        key = (name, rtype, rclass)
+        unique = tuple(records)
+        old = self._entries.get(key)
+        if (
+            isinstance(old, _Positive)
+            and old.records == unique
+            and old.rrsigs == tuple(rrsigs)
+            and (len(unique) == 1 or len(set(unique)) == len(unique))
+        ):
+            # Every referral and authoritative answer repeats the zone's NS set and
+            # glue, so most puts re-store what is already here. Equal records have
+            # equal sizes, and without duplicates (even ignoring case) there is
+            # nothing to remove: the wire-form work below would give the same result.
+            size = old.size
+        else:
+            # An RRset is a set (RFC 2181 section 5): keep the first of any duplicates.
+            by_rdata: dict[bytes, Record] = {}
+            for record in records:
+                by_rdata.setdefault(record.rdata.to_bytes(), record)
+            unique = tuple(by_rdata.values())
+            size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(rrsigs)
         if size > self.max_bytes:
             return False
-        key = (name, rtype, rclass)
         if not self._may_replace(key, rank, now) or not self._clear_nxdomains(
             name, rclass, rank, now
         ):
