@@ -293,27 +293,39 @@ class Validator:
             if not result.secure:
                 return Verdict.bogus(f"SOA of {zone}: {result.reason}", result.ede)
         qtype = answer.qtype
-        if answer.rcode == Rcode.NXDOMAIN:
-            verdict = await self._proof(
-                answer.proof,
-                keys,
-                lookup,
-                lambda nsec: nsec_nxdomain(nsec, name),
-                lambda nsec3: nsec3_nxdomain(nsec3, name, max_iterations=self.nsec3_max_iterations),
-            )
-        else:
-            verdict = await self._proof(
-                answer.proof,
-                keys,
-                lookup,
-                lambda nsec: nsec_nodata(nsec, name, qtype),
-                lambda nsec3: nsec3_nodata(
-                    nsec3, name, qtype, max_iterations=self.nsec3_max_iterations
-                ),
-            )
+        nxdomain = answer.rcode == Rcode.NXDOMAIN
+        verdict = await self._denial(answer.proof, keys, lookup, name, qtype, nxdomain=nxdomain)
         kind = "NXDOMAIN" if answer.rcode == Rcode.NXDOMAIN else f"no {qtype.name}"
         lookup.note(name, qtype, f"{kind} for {name}: {verdict.validation.value}")
         return verdict
+
+    async def _denial(
+        self,
+        proof: Sequence[Record],
+        keys: ZoneKeys,
+        lookup: Lookup,
+        name: Name,
+        rtype: RRType,
+        *,
+        nxdomain: bool,
+    ) -> Verdict:
+        """Does `proof` show that `name` does not exist (nxdomain), or has no `rtype`?"""
+        limit = self.nsec3_max_iterations
+        if nxdomain:
+            return await self._proof(
+                proof,
+                keys,
+                lookup,
+                lambda nsec: nsec_nxdomain(nsec, name),
+                lambda nsec3: nsec3_nxdomain(nsec3, name, max_iterations=limit),
+            )
+        return await self._proof(
+            proof,
+            keys,
+            lookup,
+            lambda nsec: nsec_nodata(nsec, name, rtype),
+            lambda nsec3: nsec3_nodata(nsec3, name, rtype, max_iterations=limit),
+        )
 
     async def _proof(
         self,
@@ -461,24 +473,14 @@ class Validator:
             lookup.note(zone, RRType.DS, f"insecure: no DS for {zone} ({kind})")
             verdict = Verdict(Validation.INSECURE, f"no DS for {zone}", delegation.ede)
             return self._remember(zone, verdict, ds_answer.ttl or None)
-        if ds_answer.rcode == Rcode.NXDOMAIN:
-            inside = await self._proof(
-                ds_answer.proof,
-                parent_keys,
-                lookup,
-                lambda nsec: nsec_nxdomain(nsec, zone),
-                lambda nsec3: nsec3_nxdomain(nsec3, zone, max_iterations=self.nsec3_max_iterations),
-            )
-        else:
-            inside = await self._proof(
-                ds_answer.proof,
-                parent_keys,
-                lookup,
-                lambda nsec: nsec_nodata(nsec, zone, RRType.DS),
-                lambda nsec3: nsec3_nodata(
-                    nsec3, zone, RRType.DS, max_iterations=self.nsec3_max_iterations
-                ),
-            )
+        inside = await self._denial(
+            ds_answer.proof,
+            parent_keys,
+            lookup,
+            zone,
+            RRType.DS,
+            nxdomain=ds_answer.rcode == Rcode.NXDOMAIN,
+        )
         if inside.validation is Validation.SECURE:
             # Not a zone cut: the name belongs to the parent zone.
             return attrs.evolve(parent_keys, zone=zone)
