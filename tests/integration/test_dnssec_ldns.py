@@ -8,7 +8,6 @@ The hierarchy: "." (NSEC) -> "ldns." (NSEC3) -> "good.ldns." (NSEC, valid) and
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from trio_dns._cache import Validation
 from trio_dns._resolver import Resolver, ResolverSettings
 from trio_dns._transport import SocketTransport
 
-from .servers import PORT, ServerPool, require
+from .servers import PORT, ServerPool, require, require_tool
 
 NET = "127.53.51"
 ADDRESSES = {".": 1, "ldns.": 2, "good.ldns.": 3, "bad.ldns.": 4}
@@ -61,10 +60,7 @@ www.bad.ldns. 3600 IN A 192.0.2.66
 
 
 def _ldns(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.skip(f"{tool} not installed: run scripts/test as root to install ldnsutils")
-    return path
+    return require_tool(tool, "ldnsutils")
 
 
 def _stamp(seconds: float) -> str:
