@@ -54,6 +54,7 @@ PURE = [
     "_recursion",
     "_servers",
     "_errors",
+    "_unpredictable",
 ]
 IO_MODULES = {"trio", "socket", "asyncio", "selectors"}
 IO_LAYER = {"_transport", "_exchange", "_race", "_resolver", "_stub", "_cli", "_server", "testing"}

@@ -15,18 +15,18 @@ No method takes a timeout: callers own deadlines with cancel scopes.
 from __future__ import annotations
 
 import errno
-import secrets
 import socket
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 import trio
 
 from ._address import Address as Address
 from ._address import normalize_address as normalize_address
+from ._unpredictable import random_port
 
 _MAX_DATAGRAM = 65535
+_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
 
 def address_family(address: Address) -> socket.AddressFamily:
@@ -53,45 +53,93 @@ class Transport(Protocol):
         ...
 
 
-class _SocketEndpoint:
-    def __init__(self, sock: trio.socket.SocketType) -> None:
+class _UdpSocket:
+    """One query's UDP socket: its own context manager and its own endpoint.
+
+    Plain non-blocking stdlib sockets and `trio.lowlevel.wait_readable`, not Trio's
+    socket wrappers: those resolve every address they are given (even a literal)
+    and checkpoint around every call, which cost more than the rest of an
+    upstream query's I/O. Addresses here are always IP literals already."""
+
+    def __init__(self, family: socket.AddressFamily) -> None:
+        self._family = family
+        self._sock: socket.socket | None = None
+
+    async def __aenter__(self) -> _UdpSocket:
+        # Non-blocking from birth where the platform allows: one system call fewer.
+        sock = socket.socket(self._family, socket.SOCK_DGRAM | _NONBLOCK)
+        try:
+            if not _NONBLOCK:
+                sock.setblocking(False)
+            _bind_random_port(sock, self._family)
+        except BaseException:
+            sock.close()
+            raise
         self._sock = sock
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # No trio.lowlevel.notify_closing: only the task that opened this socket
+        # ever waits on it, and that task is here, not waiting.
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _socket(self) -> socket.socket:
+        if self._sock is None:
+            raise trio.ClosedResourceError("the UDP endpoint is closed")
+        return self._sock
 
     async def send(self, data: bytes, address: Address) -> None:
-        await self._sock.sendto(data, address)
+        sock = self._socket()
+        # No checkpoint when the datagram goes at once (it nearly always does):
+        # the receive that follows is one, and a scheduling round costs as much
+        # as the send itself.
+        while True:
+            try:
+                sock.sendto(data, address)
+                return
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
 
     async def receive(self) -> tuple[bytes, Address]:
-        data, source = await self._sock.recvfrom(_MAX_DATAGRAM)
-        return data, normalize_address(source[0], source[1])
+        sock = self._socket()
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                data, source = sock.recvfrom(_MAX_DATAGRAM)
+            except BlockingIOError:
+                continue
+            if len(source) == 2:
+                # The kernel spells IPv4 sources canonically already.
+                return data, source
+            return data, normalize_address(source[0], source[1])
+
+
+def _bind_random_port(sock: socket.socket, family: int) -> None:
+    # A random source port (plus a random ID) is what makes blind spoofing cost
+    # about 2**32 guesses instead of 2**16 (RFC 5452 section 4.5).
+    wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
+    for _ in range(_PORT_ATTEMPTS):
+        port = random_port()
+        try:
+            sock.bind((wildcard, port))
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                raise
+    sock.bind((wildcard, 0))
+
+
+# How many random ports to try before letting the kernel choose one.
+_PORT_ATTEMPTS = 10
 
 
 class SocketTransport:
-    """The real network, through Trio's sockets."""
+    """The real network, through the operating system's sockets."""
 
-    # How many random ports to try before letting the kernel choose one.
-    _PORT_ATTEMPTS = 10
-
-    @asynccontextmanager
-    async def open_udp(self, remote: Address) -> AsyncIterator[DatagramEndpoint]:
-        family = address_family(remote)
-        sock = trio.socket.socket(family, socket.SOCK_DGRAM)
-        with sock:
-            await self._bind_random_port(sock, family)
-            yield _SocketEndpoint(sock)
-
-    async def _bind_random_port(self, sock: trio.socket.SocketType, family: int) -> None:
-        # A random source port (plus a random ID) is what makes blind spoofing cost
-        # about 2**32 guesses instead of 2**16 (RFC 5452 section 4.5).
-        wildcard = "::" if family == socket.AF_INET6 else "0.0.0.0"
-        for _ in range(self._PORT_ATTEMPTS):
-            port = 1024 + secrets.randbelow(65536 - 1024)
-            try:
-                await sock.bind((wildcard, port))
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
-                    raise
-        await sock.bind((wildcard, 0))
+    def open_udp(self, remote: Address) -> AbstractAsyncContextManager[DatagramEndpoint]:
+        return _UdpSocket(address_family(remote))
 
     async def connect_tcp(self, remote: Address) -> trio.abc.Stream:
         sock = trio.socket.socket(address_family(remote), socket.SOCK_STREAM)

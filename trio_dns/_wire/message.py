@@ -11,7 +11,6 @@ section 7).
 
 from __future__ import annotations
 
-import secrets
 import struct
 from collections.abc import Iterable
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import attrs
 
 from .._errors import MalformedMessage
+from .._unpredictable import random_u16
 from .edns import Edns
 from .enums import (
     FLAGS_MASK,
@@ -159,7 +159,7 @@ class Message:
         """A query with a random ID, RD set and EDNS0 on, unless told otherwise."""
         question = Question(Name.make(name), RRType.make(rtype), RRClass.make(rclass))
         if id is None:
-            id = secrets.randbits(16)
+            id = random_u16()
         return cls(Header(id=id, flags=flags), (question,), edns=edns)
 
     def make_response(self, rcode: Rcode = Rcode.NOERROR, flags: Flag = Flag(0)) -> Message:  # noqa: B008
