@@ -364,6 +364,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
         local_zones=config.zones,
     )
     server = Server(resolver, config.server_settings())
+    _tune_garbage_collector()
     # Signals are caught before the sockets open, so a SIGTERM is never fatal.
     with (
         trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
@@ -397,6 +398,26 @@ async def _run_serve(args: argparse.Namespace) -> int:
                 endpoints.cancel_scope.cancel()
             server.shutdown()
     return 0
+
+
+# Young-generation collections every this many allocations instead of 700.
+_GC_THRESHOLD = 20_000
+
+
+def _tune_garbage_collector() -> None:
+    """Collect less often, and never rescan what startup built.
+
+    A cold query allocates a few hundred objects (messages, records, names), few
+    of them in cycles, so the default threshold of 700 ran a collection every few
+    queries; each one also walks whatever survived into the older generations,
+    which grow with the cache. Measured on the cold-recursion benchmark, 20,000
+    cut CPU per query by about 15% for a few MB more of young garbage."""
+    import gc
+
+    gc.collect()
+    gc.freeze()  # the modules, zones and settings loaded so far live forever
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(_GC_THRESHOLD, older, oldest)
 
 
 @contextlib.contextmanager
