@@ -181,7 +181,6 @@ class ServeConfig:
             max_in_flight=self.max_in_flight,
             max_tcp_connections=self.max_tcp_connections,
             tcp_idle_timeout=self.tcp_idle_timeout,
-            query_deadline=self.deadline + 1.0,
             grace_period=self.grace_period,
             query_log=self.query_log,
         )
