@@ -57,7 +57,7 @@ from ._errors import DNSError, MalformedMessage
 from ._resolver import Resolver
 from ._wire.edns import Cookie, Edns, EdnsOption, GenericOption
 from ._wire.enums import EdeCode, EdnsOptionCode, Flag, Opcode, Rcode, RRClass, RRType
-from ._wire.message import Message, Record
+from ._wire.message import Header, Message, Record
 from ._wire.name import ROOT, Name
 from ._wire.rdtypes.address import AAAA, A
 from ._wire.rdtypes.single_name import NS
@@ -79,6 +79,11 @@ _RECV_SIZE = 4096  # a larger query is cut short by the kernel and then fails to
 _SOCKET_BUFFER = 1 << 20  # room for a burst while the loop is busy
 _TCP_BACKLOG = 128
 _ALLOW_MEMO = 4096  # client addresses whose access decision is remembered
+# Every reply of ours is a response from a server that recurses; RD and CD are the
+# client's, copied back (RFC 1035 section 4.1.1, RFC 4035 section 3.2.2).
+_RESPONSE_FLAGS = Flag.QR | Flag.RA
+_COPIED_FLAGS = Flag.RD | Flag.CD
+
 # Types no client may ask a recursive resolver for: REFUSED like Unbound.
 _REFUSED_TYPES = frozenset({RRType.AXFR, RRType.IXFR})
 _FORMERR_TYPES = frozenset({RRType.OPT, RRType.TSIG, RRType.TKEY})
@@ -655,6 +660,9 @@ class Server:
         if reply.edns is not None:
             extra = reply.edns.options
         reply = attrs.evolve(reply, edns=self._reply_edns(query, client, extra))
+        return self._to_wire(reply, limit)
+
+    def _to_wire(self, reply: Message, limit: int) -> bytes:
         if reply.rcode == Rcode.SERVFAIL:
             self.stats.servfail += 1
         wire = reply.to_wire(limit)
@@ -665,27 +673,37 @@ class Server:
     def _answer_reply(self, pending: _Pending, answer: Answer) -> bytes:
         query = pending.query
         dnssec_ok = query.edns is not None and query.edns.dnssec_ok
-        flags = Flag.RA | (Flag.AA if answer.authoritative else Flag(0))
+        # Built in one go, not as make_response plus changes: this runs for every
+        # cache miss, and each intermediate Message costs an attrs instance.
+        flags = _RESPONSE_FLAGS | (query.flags & _COPIED_FLAGS)
+        if answer.authoritative:
+            flags |= Flag.AA
         # RFC 6840 section 5.7: AD for validated data, to clients that show they
         # understand it (DO or AD in the query).
         if answer.validation is Validation.SECURE and (dnssec_ok or Flag.AD in query.flags):
             flags |= Flag.AD
-        reply = query.make_response(answer.rcode, flags)
         cache = self.resolver.cache
         shown = answer.records + answer.rrsigs if dnssec_ok else answer.records
-        records = tuple(_clamp(r, cache.min_ttl, cache.max_ttl) for r in shown)
+        low, high = cache.min_ttl, cache.max_ttl
+        records = tuple(_clamp(r, low, high) for r in shown)
         authority: tuple[Record, ...] = ()
         if answer.soa is not None and answer.rcode != Rcode.SERVFAIL:
             soa = answer.soa
             authority = (Record(soa.name, soa.rtype, soa.rclass, answer.ttl, soa.rdata),)
         if dnssec_ok and answer.rcode != Rcode.SERVFAIL:
             # RFC 4035 section 3.2.1: the proofs of denial and the SOA's RRSIG.
-            authority += tuple(_clamp(r, cache.min_ttl, cache.max_ttl) for r in answer.proof)
-        edns = None
-        if answer.error is not None and query.edns is not None:
-            edns = Edns(options=(answer.error,))
-        reply = attrs.evolve(reply, answer=records, authority=authority, edns=edns)
-        wire = self._encode(reply, query, pending.client, pending.limit)
+            authority += tuple(_clamp(r, low, high) for r in answer.proof)
+        extra = () if answer.error is None else (answer.error,)
+        header = Header(id=query.id, flags=flags, opcode=query.opcode, rcode=answer.rcode)
+        reply = Message(
+            header,
+            query.question,
+            records,
+            authority,
+            (),
+            self._reply_edns(query, pending.client, extra),
+        )
+        wire = self._to_wire(reply, pending.limit)
         cacheable = answer.rcode in (Rcode.NOERROR, Rcode.NXDOMAIN) and answer.error is None
         if cacheable and pending.key is not None:
             self.answers.store(pending.key, wire, trio.current_time())
