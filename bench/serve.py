@@ -13,6 +13,11 @@ for each resolver, pinned to CPU 1 with dnsperf on CPU 0:
   delegations are cached, as they are for a real resolver's traffic).
 It prints queries/s, mean and p99 latency, server CPU per query and RSS, and
 the ratio trio-dns / Unbound for each. Nothing leaves the loopback interface.
+
+A third column, "floor", is bench/trio_floor.py run through the cold test: a
+Trio relay with trio-dns's shape (a task, a cancel scope and a fresh socket per
+query) that does no DNS work at all. Its ratio to Unbound is the most any
+resolver built this way could reach on this machine.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from tests.integration.servers import ServerPool  # noqa: E402
 
 ROOT_ADDR, TLD_ADDR, LEAF_ADDR = "127.53.40.1", "127.53.40.2", "127.53.40.3"
-RESOLVER_ADDRS = {"unbound": "127.53.40.100", "trio-dns": "127.53.40.101"}
+RESOLVER_ADDRS = {"unbound": "127.53.40.100", "trio-dns": "127.53.40.101", "floor": "127.53.40.102"}
 RESOLVER_PORT = 5300
 HITS = ["www.leaf.lab", "mail.leaf.lab", "leaf.lab", "ns.leaf.lab"]
 
@@ -104,6 +109,16 @@ def trio_dns_command(directory: Path, hints: Path) -> list[str]:
         "--root-hints",
         str(hints),
         "--no-ipv6",
+    ]
+
+
+def floor_command(directory: Path, hints: Path) -> list[str]:
+    return [
+        sys.executable,
+        str(REPO / "bench/trio_floor.py"),
+        RESOLVER_ADDRS["floor"],
+        str(RESOLVER_PORT),
+        LEAF_ADDR,
     ]
 
 
@@ -191,14 +206,16 @@ def measure(name: str, argv: list[str], work: Path, duration: float, cold: int) 
         except SystemExit:
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
             raise
-        hits = work / "hits.txt"
-        hits.write_text("".join(f"{n} A\n" for n in HITS))
-        for n in HITS:
-            wait_answering(host, n)
-        cpu0 = cpu_seconds(process.pid)
-        hit = dnsperf(host, hits, ["-l", str(duration), "-c", "8", "-q", "200"], verbose=False)
-        hit["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(hit["completed"], 1) * 1e6
-        hit["rss"] = rss_mib(process.pid)
+        hit: dict[str, float] = {}
+        if name != "floor":  # a relay has no cache: only the cold test means anything
+            hits = work / "hits.txt"
+            hits.write_text("".join(f"{n} A\n" for n in HITS))
+            for n in HITS:
+                wait_answering(host, n)
+            cpu0 = cpu_seconds(process.pid)
+            hit = dnsperf(host, hits, ["-l", str(duration), "-c", "8", "-q", "200"], verbose=False)
+            hit["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(hit["completed"], 1) * 1e6
+            hit["rss"] = rss_mib(process.pid)
         coldfile = work / f"cold-{name}.txt"
         coldfile.write_text("".join(f"q{i}.{name}.cold.leaf.lab A\n" for i in range(cold)))
         cpu0 = cpu_seconds(process.pid)
@@ -212,7 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--cold", type=int, default=5000, help="cold queries per resolver")
-    parser.add_argument("--only", choices=["trio-dns", "unbound"])
+    parser.add_argument("--only", choices=["trio-dns", "unbound", "floor"])
     args = parser.parse_args()
     for tool in ("dnsperf", "unbound", "nsd", "dig", "taskset"):
         if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/sbin") is None:
@@ -230,7 +247,11 @@ def main() -> None:
         hints = work / "root.hints"
         hints.write_text(f". 3600000 NS ns.root.\nns.root. 3600000 A {ROOT_ADDR}\n")
         results = {}
-        commands = {"unbound": unbound_command, "trio-dns": trio_dns_command}
+        commands = {
+            "unbound": unbound_command,
+            "trio-dns": trio_dns_command,
+            "floor": floor_command,
+        }
         for name, command in commands.items():
             if args.only and name != args.only:
                 continue
@@ -248,16 +269,19 @@ def main() -> None:
         ("cold_rss", "cold recursion: RSS (MiB)"),
     ]
     names = list(results)
+    ratios = [n for n in ("trio-dns", "floor") if n in results and "unbound" in results]
     print(
         f"{'':42}"
         + "".join(f"{n:>12}" for n in names)
-        + ("       ratio" if len(names) == 2 else "")
+        + "".join(f"{n + '/ub':>12}" for n in ratios)
     )
     for key, label in keys:
         row = [results[n].get(key, float("nan")) for n in names]
         line = f"{label:42}" + "".join(f"{v:12.1f}" for v in row)
-        if len(row) == 2 and row[0]:
-            line += f"{row[1] / row[0]:12.2f}"
+        base = results.get("unbound", {}).get(key)
+        for n in ratios:
+            value = results[n].get(key)
+            line += f"{value / base:12.2f}" if base and value is not None else f"{'':12}"
         print(line)
 
 

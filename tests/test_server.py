@@ -33,9 +33,10 @@ from trio.testing import MockClock
 
 from trio_dns._address import Address
 from trio_dns._answer_cache import AnswerCache, peek_query_untrusted, ttl_fields
-from trio_dns._resolver import Resolver
+from trio_dns._resolver import Resolver, ResolverSettings
 from trio_dns._server import Server, ServerSettings
 from trio_dns._wire.message import Message
+from trio_dns._wire.rdtypes.address import AAAA, A
 from trio_dns.testing import Behaviour, Sandbox, build_sandbox
 from trio_dns.testing._sandbox import CDN_ZONE
 
@@ -214,6 +215,36 @@ async def test_servfail_carries_an_extended_error(clock: MockClock) -> None:
         assert plain.edns < 0  # no OPT record for a client that sent none
         assert server.stats.servfail == 2
         assert server.stats.fast_path == 0  # failures are not kept
+
+
+async def test_the_resolver_deadline_bounds_a_query_to_a_silent_internet(
+    clock: MockClock,
+) -> None:
+    # Every root server swallows queries: only the deadline ends the resolution,
+    # and the server has no timer of its own on top of the resolver's.
+    sandbox = build_sandbox()
+    roots = [r.rdata for r in sandbox.root_hints if isinstance(r.rdata, A | AAAA)]
+    assert roots
+    for rdata in roots:
+        root = sandbox.network.server_at(rdata.address)
+        assert root is not None
+        root.set_behaviour(Behaviour(dead=True), rdata.address)
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        settings=ResolverSettings(deadline=1.0),
+    )
+    server = Server(resolver, ServerSettings(listen=(("127.0.0.1", 0),)))
+    async with trio.open_nursery() as nursery:
+        (address,) = await nursery.start(server.serve)
+        started = trio.current_time()
+        reply = await udp(query("www.example.com"), address)
+        elapsed = trio.current_time() - started
+        server.shutdown()
+    assert reply.rcode() == dns.rcode.SERVFAIL
+    (error,) = reply.extended_errors()
+    assert error.code == 22  # No Reachable Authority
+    assert 0.9 <= elapsed < 2.0
 
 
 # -- protocol errors ----------------------------------------------------------------
