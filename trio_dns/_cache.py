@@ -319,13 +319,16 @@ class Cache:
             return False
         first = records[0]
         name, rtype, rclass = first.name, first.rtype, first.rclass
-        for record in records:
+        ttl = first.ttl
+        for record in records[1:]:
             if record.rtype != rtype or record.rclass != rclass or record.name != name:
                 raise ValueError(f"{record} is not in the RRset of {name} {rclass} {rtype}")
-        for sig in rrsigs:
+            ttl = min(ttl, record.ttl)
+        signatures = tuple(rrsigs)
+        for sig in signatures:
             if sig.rtype != RRType.RRSIG or sig.rclass != rclass or sig.name != name:
                 raise ValueError(f"{sig} is not an RRSIG for {name} {rclass}")
-        ttl = min(r.ttl for r in (*records, *rrsigs))
+            ttl = min(ttl, sig.ttl)
         if ttl <= 0:
             return False
         ttl = min(max(ttl, self.min_ttl), self.max_ttl)
@@ -335,7 +338,7 @@ class Cache:
         if (
             isinstance(old, _Positive)
             and old.records == unique
-            and old.rrsigs == tuple(rrsigs)
+            and old.rrsigs == signatures
             and (len(unique) == 1 or len(set(unique)) == len(unique))
         ):
             # Every referral and authoritative answer repeats the zone's NS set and
@@ -349,7 +352,7 @@ class Cache:
             for record in records:
                 by_rdata.setdefault(record.rdata.to_bytes(), record)
             unique = tuple(by_rdata.values())
-            size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(rrsigs)
+            size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(signatures)
         if size > self.max_bytes:
             return False
         if not self._may_replace(key, rank, now) or not self._clear_nxdomains(
@@ -357,7 +360,7 @@ class Cache:
         ):
             self.refused += 1
             return False
-        entry = _Positive(unique, tuple(rrsigs), rank, validation, now + ttl, size)
+        entry = _Positive(unique, signatures, rank, validation, now + ttl, size)
         self._insert(key, entry)
         return True
 

@@ -997,7 +997,8 @@ class Resolver:
             if forward and Flag.RA not in reply.flags and Flag.AA not in reply.flags:
                 # Neither recursion nor authority: this upstream will not resolve for us.
                 result = Classification(Outcome.LAME, reason="upstream does not recurse (RA clear)")
-            self._trace_query(work, zone, qname, qtype, address, _describe(result), rtt)
+            if work.trace is not None:  # describing costs more than the rest of this step
+                self._trace_query(work, zone, qname, qtype, address, _describe(result), rtt)
             if result.outcome == Outcome.LAME:
                 self.stats.lame_replies += 1
                 self.servers.mark_lame(address, zone_key)

@@ -90,6 +90,28 @@ def _rrclass(value: int) -> RRClass:
     return member if member is not None else RRClass(value)  # type: ignore[return-value]
 
 
+# Calling an enum class costs more than parsing the header it came from; the
+# members seen before (every one, after a few messages) are a dict lookup away.
+_FLAG_MEMBERS = Flag._value2member_map_
+_OPCODES = Opcode._value2member_map_
+_RCODES = Rcode._value2member_map_
+
+
+def _flag(value: int) -> Flag:
+    member = _FLAG_MEMBERS.get(value)
+    return member if member is not None else Flag(value)  # type: ignore[return-value]
+
+
+def _opcode(value: int) -> Opcode:
+    member = _OPCODES.get(value)
+    return member if member is not None else Opcode(value)  # type: ignore[return-value]
+
+
+def _rcode(value: int) -> Rcode:
+    member = _RCODES.get(value)
+    return member if member is not None else Rcode(value)  # type: ignore[return-value]
+
+
 def _read_records(reader: WireReader, count: int, section: str) -> tuple[Record, ...]:
     records = []
     data = reader.data
@@ -209,9 +231,9 @@ class Message:
             )
         header = Header(
             id=msg_id,
-            flags=Flag(flags_word & FLAGS_MASK & ~0x0040),
-            opcode=Opcode((flags_word & OPCODE_MASK) >> OPCODE_SHIFT),
-            rcode=Rcode((ext_rcode << 4) | (flags_word & RCODE_MASK)),
+            flags=_flag(flags_word & FLAGS_MASK & ~0x0040),
+            opcode=_opcode((flags_word & OPCODE_MASK) >> OPCODE_SHIFT),
+            rcode=_rcode((ext_rcode << 4) | (flags_word & RCODE_MASK)),
         )
         return cls(header, tuple(questions), answer, authority, additional, edns)
 
