@@ -1,0 +1,65 @@
+"""SocketTransport's UDP endpoints on real loopback sockets."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import trio
+
+from trio_dns._transport import SocketTransport
+
+
+def _echo_socket(family: socket.AddressFamily, host: str) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.setblocking(False)
+    return sock
+
+
+async def _echo_once(sock: socket.socket) -> tuple[str, int]:
+    await trio.lowlevel.wait_readable(sock)
+    data, source = sock.recvfrom(2048)
+    sock.sendto(data.upper(), source)
+    return source[0], source[1]
+
+
+async def test_a_datagram_goes_out_from_a_random_port_and_the_reply_names_its_sender() -> None:
+    with _echo_socket(socket.AF_INET, "127.0.0.1") as server:
+        address = server.getsockname()
+        async with SocketTransport().open_udp(address) as endpoint:
+            await endpoint.send(b"hello", address)
+            _, client_port = await _echo_once(server)
+            data, source = await endpoint.receive()
+    assert data == b"HELLO"
+    assert source == address
+    assert 1024 <= client_port <= 65535
+
+
+async def test_ipv6_sources_come_back_as_host_and_port_only() -> None:
+    try:
+        server = _echo_socket(socket.AF_INET6, "::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with server:
+        port = server.getsockname()[1]
+        async with SocketTransport().open_udp(("::1", port)) as endpoint:
+            await endpoint.send(b"six", ("::1", port))
+            await _echo_once(server)
+            data, source = await endpoint.receive()
+    assert data == b"SIX"
+    assert source == ("::1", port)
+
+
+async def test_waiting_for_a_reply_is_cancellable_and_the_socket_then_closed() -> None:
+    with _echo_socket(socket.AF_INET, "127.0.0.1") as server:
+        address = server.getsockname()
+        opened = SocketTransport().open_udp(address)
+        async with opened as endpoint:
+            with trio.move_on_after(0.05) as scope:
+                await endpoint.receive()
+            assert scope.cancelled_caught
+    with pytest.raises(trio.ClosedResourceError):
+        await endpoint.send(b"late", address)
+    with pytest.raises(trio.ClosedResourceError):
+        await endpoint.receive()
