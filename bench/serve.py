@@ -3,14 +3,16 @@
 Run by hand, as root (NSD binds port 53 on 127.53.40.x), with dnsperf, unbound and
 nsd installed from Debian:
 
-    .venv/bin/python bench/serve.py [--duration 10] [--only trio-dns|unbound]
+    .venv/bin/python bench/serve.py [--duration 10] [--cold 5000] [--repeat 3]
+                                    [--only trio-dns|unbound|floor]
 
 It starts a small real hierarchy (root -> lab. -> leaf.lab., NSD, port 53), then
 for each resolver, pinned to CPU 1 with dnsperf on CPU 0:
 - cache hits: a warm-up, then dnsperf repeating a few cached names for --duration s;
 - cold recursion: every query a new name under a wildcard in leaf.lab., so every
   one is a cache miss that goes root -> lab -> leaf (after the first, the
-  delegations are cached, as they are for a real resolver's traffic).
+  delegations are cached, as they are for a real resolver's traffic); --repeat
+  runs of --cold queries each, of which the median (by queries/s) is shown.
 It prints queries/s, mean and p99 latency, server CPU per query and RSS, and
 the ratio trio-dns / Unbound for each. Nothing leaves the loopback interface.
 
@@ -197,7 +199,9 @@ def dnsperf(host: str, datafile: Path, args: list[str], verbose: bool) -> dict[s
     return result
 
 
-def measure(name: str, argv: list[str], work: Path, duration: float, cold: int) -> dict[str, float]:
+def measure(
+    name: str, argv: list[str], work: Path, duration: float, cold: int, repeat: int
+) -> dict[str, float]:
     host = RESOLVER_ADDRS[name]
     log = work / f"{name}.log"
     with pinned(argv, 1, log) as process:
@@ -216,12 +220,21 @@ def measure(name: str, argv: list[str], work: Path, duration: float, cold: int) 
             hit = dnsperf(host, hits, ["-l", str(duration), "-c", "8", "-q", "200"], verbose=False)
             hit["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(hit["completed"], 1) * 1e6
             hit["rss"] = rss_mib(process.pid)
-        coldfile = work / f"cold-{name}.txt"
-        coldfile.write_text("".join(f"q{i}.{name}.cold.leaf.lab A\n" for i in range(cold)))
-        cpu0 = cpu_seconds(process.pid)
-        miss = dnsperf(host, coldfile, ["-n", "1", "-c", "8", "-q", "50"], verbose=True)
-        miss["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(miss["completed"], 1) * 1e6
-        miss["rss"] = rss_mib(process.pid)
+        runs = []
+        for run in range(repeat):
+            # New names every run, so every query stays a cache miss.
+            coldfile = work / f"cold-{name}-{run}.txt"
+            coldfile.write_text(
+                "".join(f"q{i}.r{run}.{name}.cold.leaf.lab A\n" for i in range(cold))
+            )
+            cpu0 = cpu_seconds(process.pid)
+            miss = dnsperf(host, coldfile, ["-n", "1", "-c", "8", "-q", "50"], verbose=True)
+            miss["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(miss["completed"], 1) * 1e6
+            miss["rss"] = rss_mib(process.pid)
+            runs.append(miss)
+        # The median run by queries/s: this machine's speed drifts by tens of
+        # percent over minutes, and one run can land on a slow stretch.
+        miss = sorted(runs, key=lambda r: r["qps"])[len(runs) // 2]
     return {**{f"hit_{k}": v for k, v in hit.items()}, **{f"cold_{k}": v for k, v in miss.items()}}
 
 
@@ -229,6 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--cold", type=int, default=5000, help="cold queries per resolver")
+    parser.add_argument("--repeat", type=int, default=3, help="cold runs; the median is shown")
     parser.add_argument("--only", choices=["trio-dns", "unbound", "floor"])
     args = parser.parse_args()
     for tool in ("dnsperf", "unbound", "nsd", "dig", "taskset"):
@@ -255,7 +269,9 @@ def main() -> None:
         for name, command in commands.items():
             if args.only and name != args.only:
                 continue
-            results[name] = measure(name, command(work, hints), work, args.duration, args.cold)
+            results[name] = measure(
+                name, command(work, hints), work, args.duration, args.cold, args.repeat
+            )
     keys = [
         ("hit_qps", "cache hits: queries/s"),
         ("hit_mean_ms", "cache hits: mean latency (ms)"),
