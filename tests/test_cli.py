@@ -16,7 +16,7 @@ from .integration.servers import ServerPool
 from .integration.zones import ORIGIN, ZONE
 
 HOST = "127.53.3.1"
-NOBODY = "127.53.9.9"  # nothing listens here
+NOBODY = "127.53.9.9"  # nothing listens here on port 53
 GARBAGE = "127.53.3.2"
 
 
@@ -69,10 +69,25 @@ def test_truncated_reply_is_shown_as_fetched_over_tcp(port: int) -> None:
 
 
 def test_no_reply_is_one_line_and_exit_1() -> None:
-    result = trio_dns("query", "www.example.test", f"@{NOBODY}", "--timeout", "0.2")
+    # A socket that never reads: queries vanish, as they do to a dead host.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind((NOBODY, 0))
+        port = sink.getsockname()[1]
+        result = trio_dns(
+            "query", "www.example.test", f"@{NOBODY}", "-p", str(port), "--timeout", "0.2"
+        )
     assert result.returncode == 1
     assert result.stdout == ""
-    assert result.stderr == f"trio-dns: no reply from {NOBODY}:53 after 3 attempts\n"
+    assert result.stderr == f"trio-dns: no reply from {NOBODY}:{port} after 3 attempts\n"
+
+
+def test_nothing_listening_is_refused_at_once_in_one_line() -> None:
+    # The kernel answers a datagram to a closed port with ICMP "port unreachable",
+    # which the query's connected socket reports: no need to wait out 3 timeouts.
+    result = trio_dns("query", "www.example.test", f"@{NOBODY}", "--timeout", "5")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (f"trio-dns: {NOBODY}:53 refused the query: Connection refused\n")
 
 
 def test_malformed_reply_is_one_line_and_exit_1() -> None:

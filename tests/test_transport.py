@@ -7,7 +7,9 @@ import socket
 import pytest
 import trio
 
+from trio_dns._exchange import ExchangeError, Exchanger
 from trio_dns._transport import SocketTransport
+from trio_dns._wire.message import Message
 
 
 def _echo_socket(family: socket.AddressFamily, host: str) -> socket.socket:
@@ -63,3 +65,47 @@ async def test_waiting_for_a_reply_is_cancellable_and_the_socket_then_closed() -
         await endpoint.send(b"late", address)
     with pytest.raises(trio.ClosedResourceError):
         await endpoint.receive()
+
+
+def _closed_port() -> tuple[str, int]:
+    """A loopback UDP port with nothing listening on it (just released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        address: tuple[str, int] = probe.getsockname()
+    return address
+
+
+async def test_a_closed_port_is_refused_at_once_not_timed_out() -> None:
+    address = _closed_port()
+    async with SocketTransport().open_udp(address) as endpoint:
+        await endpoint.send(b"anyone?", address)
+        with trio.fail_after(2), pytest.raises(ConnectionRefusedError):
+            await endpoint.receive()
+
+
+async def test_the_exchanger_reports_a_refusal_as_one_line() -> None:
+    address = _closed_port()
+    exchanger = Exchanger(SocketTransport())
+    with trio.fail_after(2), pytest.raises(ExchangeError, match="refused the query"):
+        await exchanger.exchange(address, Message.make_query("example.com", "A"))
+
+
+async def test_datagrams_from_strangers_never_reach_the_endpoint() -> None:
+    with (
+        _echo_socket(socket.AF_INET, "127.0.0.1") as server,
+        _echo_socket(socket.AF_INET, "127.0.0.2") as stranger,
+    ):
+        address = server.getsockname()
+        async with SocketTransport().open_udp(address) as endpoint:
+            await endpoint.send(b"question", address)
+            await trio.lowlevel.wait_readable(server)
+            question, client = server.recvfrom(2048)
+            assert question == b"question"
+            # A forgery from another address reaches the port first...
+            stranger.sendto(b"forged", client)
+            server.sendto(b"answer", client)
+            # ...but the kernel drops it: only the server's datagram arrives.
+            assert await endpoint.receive() == (b"answer", address)
+            with trio.move_on_after(0.1) as scope:
+                await endpoint.receive()
+            assert scope.cancelled_caught

@@ -94,7 +94,12 @@ class Exchanger:
                     f"cannot send to {format_address(address)}: {exc.strerror or exc}"
                 ) from None
             while True:
-                data, source = await endpoint.receive()
+                try:
+                    data, source = await endpoint.receive()
+                except OSError as exc:  # ICMP port unreachable: nothing listens there
+                    raise ExchangeError(
+                        f"{format_address(address)} refused the query: {exc.strerror or exc}"
+                    ) from None
                 if source != address:
                     self.stats.ignored_replies += 1
                     continue

@@ -7,7 +7,9 @@ back labelled with who sent them) and open a TCP stream to an address. The real
 implementation here uses sockets; `trio_dns.testing.FakeNetwork` implements the
 same protocol in memory on virtual time. Reply matching, TC handling and EDNS
 fallback are not here but in `_exchange.py`, so the code that defends against
-spoofing is the same code that the fake network's attacks are aimed at.
+spoofing is the same code that the fake network's attacks are aimed at. (The
+real transport adds a first line of defence below it: each query's socket is
+connected to its server, so the kernel drops datagrams from anyone else.)
 
 No method takes a timeout: callers own deadlines with cancel scopes.
 """
@@ -59,19 +61,28 @@ class _UdpSocket:
     Plain non-blocking stdlib sockets and `trio.lowlevel.wait_readable`, not Trio's
     socket wrappers: those resolve every address they are given (even a literal)
     and checkpoint around every call, which cost more than the rest of an
-    upstream query's I/O. Addresses here are always IP literals already."""
+    upstream query's I/O. Addresses here are always IP literals already.
 
-    def __init__(self, family: socket.AddressFamily) -> None:
-        self._family = family
+    The first datagram to the endpoint's own remote connects the socket to it,
+    as Unbound does by default (`udp-connect`): the kernel then drops datagrams
+    from anyone else before they wake us, and reports an ICMP "port unreachable"
+    as ECONNREFUSED on the next receive, so a server that is down fails at once
+    instead of timing out. Connected sockets also close the ICMP side channel
+    that let the SAD DNS attack find the source port (CVE-2020-25705)."""
+
+    def __init__(self, remote: Address) -> None:
+        self._remote = remote
         self._sock: socket.socket | None = None
+        self._connected = False
 
     async def __aenter__(self) -> _UdpSocket:
+        family = address_family(self._remote)
         # Non-blocking from birth where the platform allows: one system call fewer.
-        sock = socket.socket(self._family, socket.SOCK_DGRAM | _NONBLOCK)
+        sock = socket.socket(family, socket.SOCK_DGRAM | _NONBLOCK)
         try:
             if not _NONBLOCK:
                 sock.setblocking(False)
-            _bind_random_port(sock, self._family)
+            _bind_random_port(sock, family)
         except BaseException:
             sock.close()
             raise
@@ -92,12 +103,19 @@ class _UdpSocket:
 
     async def send(self, data: bytes, address: Address) -> None:
         sock = self._socket()
+        connected = address == self._remote
+        if connected and not self._connected:
+            sock.connect(address)  # OSError here (no route...) is the caller's to report
+            self._connected = True
         # No checkpoint when the datagram goes at once (it nearly always does):
         # the receive that follows is one, and a scheduling round costs as much
         # as the send itself.
         while True:
             try:
-                sock.sendto(data, address)
+                if connected:
+                    sock.send(data)
+                else:
+                    sock.sendto(data, address)
                 return
             except BlockingIOError:
                 await trio.lowlevel.wait_writable(sock)
@@ -139,7 +157,7 @@ class SocketTransport:
     """The real network, through the operating system's sockets."""
 
     def open_udp(self, remote: Address) -> AbstractAsyncContextManager[DatagramEndpoint]:
-        return _UdpSocket(address_family(remote))
+        return _UdpSocket(remote)
 
     async def connect_tcp(self, remote: Address) -> trio.abc.Stream:
         sock = trio.socket.socket(address_family(remote), socket.SOCK_STREAM)

@@ -1,8 +1,8 @@
 """A whole DNS tree on real servers: root, two TLDs and leaf zones, NSD and Knot mixed.
 
 Theory of operation: `Hierarchy.start(pool, net)` runs six authoritative servers
-on `net.1` .. `net.6` (all on the harness PORT) and leaves `net.99` unused, so it
-is a nameserver address where nothing listens. Every zone text is built from the
+on `net.1` .. `net.6` (all on the harness PORT) and a black hole on `net.99`: a
+socket that is never read, so queries to it vanish as they do to a dead host. Every zone text is built from the
 network prefix, so two test modules can each run a tree on a /24 of their own.
 The tree is laid out so that each server is used for one kind of scenario:
 
@@ -223,7 +223,9 @@ class Hierarchy:
                 },
             ),
         ]
-        return cls(net, tuple(pool.start_many(specs)))
+        servers = tuple(pool.start_many(specs))
+        pool.black_hole(f"{net}.99")
+        return cls(net, servers)
 
     def address(self, last: int) -> tuple[str, int]:
         """The (host, port) of `net.last`, as the resolver's trace names it."""

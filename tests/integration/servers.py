@@ -272,6 +272,17 @@ class ServerPool:
     def __exit__(self, *exc_info: object) -> None:
         self._stack.close()
 
+    def black_hole(self, host: str, port: int = PORT) -> socket.socket:
+        """A UDP socket on (host, port) that is never read, kept until the pool closes.
+
+        What a dead host on a real network is: queries vanish, with no ICMP
+        "port unreachable" (which a resolver's connected socket would turn into
+        an instant refusal), so only timeouts can tell."""
+        sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sink.bind((host, port))
+        self._stack.callback(sink.close)
+        return sink
+
     @property
     def servers(self) -> tuple[RunningServer, ...]:
         return tuple(self._servers)
