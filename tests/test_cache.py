@@ -424,6 +424,42 @@ def test_counters_and_stats() -> None:
     assert cache.expired == 1 and cache.misses == 4
 
 
+def test_restoring_an_unchanged_rrset_refreshes_it_in_place() -> None:
+    cache = Cache()
+    ns = [rec("example. 3600 IN NS ns1.example."), rec("example. 3600 IN NS ns2.example.")]
+    assert cache.put_rrset(ns, Rank.AUTHORITY, 0.0)
+    first = cache.get_rrset(n("example"), RRType.NS, IN, 1000.0)
+    assert first is not None and first.ttl == 2600
+    # The same set again, 1000 s later: the clock restarts, and while rank and
+    # validation stay, the view built for that TTL is the one handed out before.
+    same = [rec("example. 3600 IN NS ns1.example."), rec("example. 3600 IN NS ns2.example.")]
+    assert cache.put_rrset(same, Rank.AUTHORITY, 1000.0)
+    again = cache.get_rrset(n("example"), RRType.NS, IN, 1000.0)
+    assert again is not None and again.ttl == 3600
+    assert cache.get_rrset(n("example"), RRType.NS, IN, 1000.0) is again
+    assert cache.get_rrset(n("example"), RRType.NS, IN, 4599.0) is not None
+    assert cache.get_rrset(n("example"), RRType.NS, IN, 4600.0) is None
+    assert len(cache) == 0 and cache.size_bytes == 0
+
+
+def test_restoring_unchanged_data_respects_rank_and_takes_the_new_validation() -> None:
+    cache = Cache()
+    ns = [rec("example. 3600 IN NS ns1.example.")]
+    assert cache.put_rrset(ns, Rank.AUTH_AUTHORITY, 0.0, validation=Validation.SECURE)
+    # Lower-ranked copies of the same data (glue-side NS from a referral) neither
+    # replace it nor keep it alive.
+    assert not cache.put_rrset(ns, Rank.AUTHORITY, 3000.0)
+    assert cache.get_rrset(n("example"), RRType.NS, IN, 3600.0) is None
+    assert cache.put_rrset(ns, Rank.AUTH_AUTHORITY, 4000.0, validation=Validation.SECURE)
+    secure = cache.get_rrset(n("example"), RRType.NS, IN, 4000.0)
+    assert secure is not None and secure.validation is Validation.SECURE
+    assert cache.put_rrset(ns, Rank.AUTH_ANSWER, 4000.0)
+    higher = cache.get_rrset(n("example"), RRType.NS, IN, 4000.0)
+    assert higher is not None
+    assert higher.rank == Rank.AUTH_ANSWER
+    assert higher.validation is Validation.INDETERMINATE
+
+
 def test_remove_and_flush() -> None:
     cache = Cache()
     cache.put_rrset([a("x.example")], Rank.ANSWER, 0.0)

@@ -334,7 +334,7 @@ class Cache:
         ttl = min(max(ttl, self.min_ttl), self.max_ttl)
         key = (name, rtype, rclass)
         unique = tuple(records)
-        old = self._entries.get(key)
+        old = self._live(key, now)
         if (
             isinstance(old, _Positive)
             and old.records == unique
@@ -342,17 +342,24 @@ class Cache:
             and (len(unique) == 1 or len(set(unique)) == len(unique))
         ):
             # Every referral and authoritative answer repeats the zone's NS set and
-            # glue, so most puts re-store what is already here. Equal records have
-            # equal sizes, and without duplicates (even ignoring case) there is
-            # nothing to remove: the wire-form work below would give the same result.
-            size = old.size
-        else:
-            # An RRset is a set (RFC 2181 section 5): keep the first of any duplicates.
-            by_rdata: dict[bytes, Record] = {}
-            for record in records:
-                by_rdata.setdefault(record.rdata.to_bytes(), record)
-            unique = tuple(by_rdata.values())
-            size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(signatures)
+            # glue, so most puts re-store what is already here: refresh the entry
+            # in place. Its memoised view survives too (while rank and validation
+            # do), so the next lookup of a zone's servers builds no new records.
+            if rank < old.rank or not self._clear_nxdomains(name, rclass, rank, now):
+                self.refused += 1
+                return False
+            if rank != old.rank or validation != old.validation:
+                old.rank, old.validation, old.memo = rank, validation, None
+            old.expires = now + ttl
+            self._entries.move_to_end(key)
+            self.inserts += 1
+            return True
+        # An RRset is a set (RFC 2181 section 5): keep the first of any duplicates.
+        by_rdata: dict[bytes, Record] = {}
+        for record in records:
+            by_rdata.setdefault(record.rdata.to_bytes(), record)
+        unique = tuple(by_rdata.values())
+        size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(signatures)
         if size > self.max_bytes:
             return False
         if not self._may_replace(key, rank, now) or not self._clear_nxdomains(
