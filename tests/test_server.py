@@ -494,3 +494,26 @@ def test_answer_cache_patches_id_question_and_ttls() -> None:
     assert parsed.answer[0].ttl == 50
     assert cache.reply(key, other, end, None, now=1060.0) is None  # expired
     assert len(cache) == 0
+
+
+def test_answer_cache_told_the_lifetime_walks_the_reply_only_once_it_ages() -> None:
+    cache = AnswerCache()
+    query = Message.make_query("www.example.com", "A", id=7).to_wire()
+    key, end, _ = peek_query_untrusted(query, tcp=False, max_udp=1232)  # type: ignore[misc]
+    reply = dns.message.make_response(dns.message.from_wire(query))
+    reply.answer.append(dns.rrset.from_text("www.example.com.", 60, "IN", "A", "192.0.2.1"))
+    encoded = reply.to_wire()
+    assert cache.store(key, encoded, now=1000.0, lifetime=60)
+    # The same second: the reply as stored, and still unwalked.
+    assert cache.reply(key, query, end, None, now=1000.5) == encoded
+    assert cache._entries[key].fields is None
+    aged = cache.reply(key, query, end, None, now=1030.0)
+    assert aged is not None
+    assert dns.message.from_wire(aged).answer[0].ttl == 30
+    assert cache._entries[key].fields is not None
+    # A stored reply that does not walk is dropped when it first needs to.
+    assert cache.store(key, encoded + b"junk", now=2000.0, lifetime=60)
+    assert cache.reply(key, query, end, None, now=2000.0) is not None
+    assert cache.reply(key, query, end, None, now=2001.0) is None
+    assert len(cache) == 0
+    assert not cache.store(key, encoded, now=3000.0, lifetime=0)

@@ -11,7 +11,9 @@ question, more than one record...) gives None, and the caller takes the slow
 path, which parses everything and answers in full.
 
 `AnswerCache` maps a key to the reply encoded by the slow path, with the offset
-of each record's TTL field and the TTL it had when stored. A hit costs a few
+of each record's TTL field and the TTL it had when stored (found by walking the
+reply the first time its TTLs need counting down: most replies stored after a
+cache miss are never asked for again, so they are never walked). A hit costs a few
 slices: the stored reply with the query's ID and question (so the client sees
 its own spelling of the name), the TTLs counted down by the whole seconds the
 entry has aged (recomputed once a second, not per query), and, if the query
@@ -149,8 +151,9 @@ def ttl_fields(wire: bytes) -> list[tuple[int, int]]:
 @attrs.define(eq=False)
 class _Entry:
     wire: bytes
-    offsets: tuple[int, ...]
-    ttls: tuple[int, ...]
+    # Where the TTL fields are and what they said; None until first needed,
+    # since most replies stored on a cache miss are never asked for again.
+    fields: tuple[tuple[int, int], ...] | None
     stored: float
     expires: float
     cookie_at: int  # where the cookie option's client cookie starts; -1: none
@@ -194,7 +197,14 @@ class AnswerCache:
             return None
         age = int(now - entry.stored)
         if age != entry.age:
-            entry.current = _count_down(entry, age)
+            if entry.fields is None:
+                try:
+                    entry.fields = tuple(ttl_fields(entry.wire))
+                except ValueError:
+                    del self._entries[key]
+                    self.misses += 1
+                    return None
+            entry.current = _count_down(entry.wire, entry.fields, age)
             entry.age = age
         self.hits += 1
         wire = entry.current
@@ -208,19 +218,23 @@ class AnswerCache:
             )
         return query[:2] + wire[2:12] + query[12:question_end] + wire[question_end:]
 
-    def store(self, key: AnswerKey, wire: bytes, now: float) -> bool:
+    def store(self, key: AnswerKey, wire: bytes, now: float, lifetime: int | None = None) -> bool:
         """Keep `wire` (encoded at `now`) as the reply for `key`. True if stored.
 
-        Not stored: a reply with no records to time it (nothing says how long it
-        is good for), a TTL under one second, or one that does not walk cleanly.
+        `lifetime` is the smallest TTL in the reply, if the caller knows it; then
+        the reply is not walked until its TTLs first need counting down. Not
+        stored: a reply with no records to time it (nothing says how long it is
+        good for), a TTL under one second, or one that does not walk cleanly.
         """
-        try:
-            fields = ttl_fields(wire)
-        except ValueError:
-            return False
-        if not fields:
-            return False
-        lifetime = min(ttl for _, ttl in fields)
+        fields: tuple[tuple[int, int], ...] | None = None
+        if lifetime is None:
+            try:
+                fields = tuple(ttl_fields(wire))
+            except ValueError:
+                return False
+            if not fields:
+                return False
+            lifetime = min(ttl for _, ttl in fields)
         if lifetime < 1 or self.max_entries < 1:
             return False
         cookie_at = -1
@@ -230,23 +244,14 @@ class AnswerCache:
                 return False
         if key not in self._entries and len(self._entries) >= self.max_entries:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = _Entry(
-            wire,
-            tuple(offset for offset, _ in fields),
-            tuple(ttl for _, ttl in fields),
-            now,
-            now + lifetime,
-            cookie_at,
-            0,
-            wire,
-        )
+        self._entries[key] = _Entry(wire, fields, now, now + lifetime, cookie_at, 0, wire)
         self.inserts += 1
         return True
 
 
-def _count_down(entry: _Entry, age: int) -> bytes:
-    wire = bytearray(entry.wire)
+def _count_down(wire: bytes, fields: tuple[tuple[int, int], ...], age: int) -> bytes:
+    aged = bytearray(wire)
     pack = _U32.pack_into
-    for offset, ttl in zip(entry.offsets, entry.ttls, strict=True):
-        pack(wire, offset, max(0, ttl - age))
-    return bytes(wire)
+    for offset, ttl in fields:
+        pack(aged, offset, max(0, ttl - age))
+    return bytes(aged)

@@ -881,9 +881,12 @@ class Resolver:
 
     def _addresses_of(self, records: Sequence[Record]) -> list[Address]:
         out = []
+        port = self.settings.port
         for record in records:
             if isinstance(record.rdata, A | AAAA):
-                address = normalize_address(record.rdata.address, self.settings.port)
+                # Already in canonical spelling: A is checked by inet_pton, AAAA
+                # normalised, when the rdata is made.
+                address = (record.rdata.address, port)
                 if self._family_allowed(address):
                     out.append(address)
         return out

@@ -705,8 +705,11 @@ class Server:
         )
         wire = self._to_wire(reply, pending.limit)
         cacheable = answer.rcode in (Rcode.NOERROR, Rcode.NXDOMAIN) and answer.error is None
-        if cacheable and pending.key is not None:
-            self.answers.store(pending.key, wire, trio.current_time())
+        if cacheable and pending.key is not None and (records or authority):
+            # The least TTL of all we wrote (of more, if TC dropped some: no harm,
+            # the entry just expires a little early).
+            lifetime = min(r.ttl for r in (*records, *authority))
+            self.answers.store(pending.key, wire, trio.current_time(), lifetime)
         return wire
 
     async def _resolve(self, pending: _Pending) -> bytes:
