@@ -449,3 +449,31 @@ async def test_minimisation_skips_steps_already_answered(autojump_clock: trio.ab
     assert texts(answer) == ["198.51.100.99"]
     # wild.example.com was found to be no zone cut (NODATA) the first time.
     assert [str(e.qname) for e in sandbox.network.exchanges] == ["b.wild.example.com."]
+
+
+async def test_minimisation_skips_to_the_full_name_when_the_parent_is_known(
+    autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, resolver = make()
+    await resolver.resolve("x.y.wild.example.com", "A")
+    first = [str(e.qname) for e in sandbox.network.queries_to("198.51.100.10")]
+    assert first == ["wild.example.com.", "y.wild.example.com.", "x.y.wild.example.com."]
+    # Only the full name is known to exist: a sibling still walks the labels,
+    # but finds them all cached, so asks the full name straight away.
+    sandbox.network.clear_log()
+    await resolver.resolve("z.y.wild.example.com", "A")
+    assert [str(e.qname) for e in sandbox.network.exchanges] == ["z.y.wild.example.com."]
+    # Under a name already answered, one look-up of the parent replaces the
+    # walk down from the zone, label by label.
+    asked: list[str] = []
+    no_cut_below = Resolver._no_cut_below
+
+    def spy(self: Resolver, name: Name, qclass: RRClass) -> bool:
+        asked.append(str(name))
+        return no_cut_below(self, name, qclass)
+
+    monkeypatch.setattr(Resolver, "_no_cut_below", spy)
+    sandbox.network.clear_log()
+    await resolver.resolve("deep.x.y.wild.example.com", "A")
+    assert [str(e.qname) for e in sandbox.network.exchanges] == ["deep.x.y.wild.example.com."]
+    assert asked == ["x.y.wild.example.com."]

@@ -155,6 +155,8 @@ def classify_reply(
         ds = tuple(r for r in reply.authority if r.rtype == RRType.DS and r.name == cut)
         if ds and cut.is_subdomain(zone) and cut != zone:
             to_cache = (*to_cache, (ds, Rank.AUTHORITY))
+    if not rrsigs and not proof and to_cache is result.to_cache:
+        return result  # an unsigned reply: nothing to add, no copy to make
     return attrs.evolve(result, rrsigs=rrsigs, proof=tuple(proof), to_cache=to_cache)
 
 

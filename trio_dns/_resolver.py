@@ -724,8 +724,15 @@ class Resolver:
         minimise = self.settings.qname_minimisation
         depth = len(zone)
         minimised_steps = 0
+        fresh_zone = True
         for _ in range(self.settings.max_referrals):
             ask_name, ask_type = qname, qtype
+            if fresh_zone and minimise and depth < len(qname) - 1:
+                # If this zone's servers have answered for the parent already, no
+                # cut lies between: one look-up instead of one per label.
+                if self._no_cut_below(qname.parent(), qclass):
+                    depth = len(qname) - 1
+            fresh_zone = False
             if minimise and depth < len(qname) and minimised_steps < MAX_MINIMISE_COUNT:
                 depth += 1
                 minimised_steps += 1
@@ -746,6 +753,7 @@ class Resolver:
                     raise _OutOfBudget(EdeCode.OTHER, f"referral loop at {zone}")
                 zone, ns = result.referral.zone, result.referral.ns
                 depth = len(zone)
+                fresh_zone = True
                 continue
             if ask_name != qname:
                 if result.outcome == Outcome.NODATA:
