@@ -20,13 +20,15 @@ entry has aged (recomputed once a second, not per query), and, if the query
 carried a cookie, the client's cookie and our server cookie in place of the
 last 16 octets, where the slow path always puts them. An entry lives as long as
 its smallest TTL, so no reply ever carries a TTL of 0 or less. Eviction is
-oldest-first: entries expire by TTL anyway, and a plain dict keeps a hit cheap.
+oldest-first (entries expire by TTL anyway), from an OrderedDict: a hit is a
+plain dict look-up, an eviction O(1).
 Nothing here reads a clock or touches a socket; callers pass `now`.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 
 import attrs
 
@@ -170,7 +172,11 @@ class AnswerCache:
     misses: int = 0
     expired: int = 0
     inserts: int = 0
-    _entries: dict[AnswerKey, _Entry] = attrs.field(init=False, factory=dict)
+    # Ordered for eviction: deleting a plain dict's first key again and again
+    # leaves a growing run of dead slots that every next(iter(...)) must skip
+    # (about 4 µs a store at 10,000 entries); popitem(last=False) is O(1), and a
+    # hit costs the same dict look-up.
+    _entries: OrderedDict[AnswerKey, _Entry] = attrs.field(init=False, factory=OrderedDict)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -243,7 +249,7 @@ class AnswerCache:
             if wire[cookie_at - 4 : cookie_at] != _COOKIE_HEADER:
                 return False
         if key not in self._entries and len(self._entries) >= self.max_entries:
-            del self._entries[next(iter(self._entries))]
+            self._entries.popitem(last=False)
         self._entries[key] = _Entry(wire, fields, now, now + lifetime, cookie_at, 0, wire)
         self.inserts += 1
         return True

@@ -727,11 +727,11 @@ class Resolver:
         fresh_zone = True
         for _ in range(self.settings.max_referrals):
             ask_name, ask_type = qname, qtype
-            if fresh_zone and minimise and depth < len(qname) - 1:
-                # If this zone's servers have answered for the parent already, no
-                # cut lies between: one look-up instead of one per label.
-                if self._no_cut_below(qname.parent(), qclass):
-                    depth = len(qname) - 1
+            # If this zone's servers have answered for the parent already, no cut
+            # lies between: one look-up instead of one per label.
+            look_up_parent = fresh_zone and minimise and depth < len(qname) - 1
+            if look_up_parent and self._no_cut_below(qname.parent(), qclass):
+                depth = len(qname) - 1
             fresh_zone = False
             if minimise and depth < len(qname) and minimised_steps < MAX_MINIMISE_COUNT:
                 depth += 1
