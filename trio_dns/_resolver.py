@@ -195,6 +195,7 @@ class Resolver:
     # Wall-clock seconds since 1970, for signature validity (trio's clock is not one).
     clock: Callable[[], float] = time.time
     _exchanger: Exchanger = attrs.field(init=False)
+    _edns: Edns = attrs.field(init=False)  # what every upstream query carries
     _validator: Validator = attrs.field(init=False)
     _hint_ns: tuple[Record, ...] = attrs.field(init=False)
     _hint_addresses: dict[Name, list[Address]] = attrs.field(init=False)
@@ -221,6 +222,7 @@ class Resolver:
             self.settings.nsec3_max_iterations,
         )
         self._exchanger = Exchanger(self.transport)
+        self._edns = Edns(payload=self.settings.edns_payload, dnssec_ok=self._validator.active)
         self._hint_ns, self._hint_addresses = _hint_records(self.root_hints, self.settings.port)
         if not self._hint_ns:
             raise DNSError("the root hints name no root nameservers")
@@ -962,11 +964,7 @@ class Resolver:
             work.spend_query()
             self.stats.upstream_queries += 1
             query = Message.make_query(
-                qname,
-                qtype,
-                qclass,
-                flags=Flag.RD if forward else Flag(0),
-                edns=Edns(payload=self.settings.edns_payload, dnssec_ok=self.validating),
+                qname, qtype, qclass, flags=Flag.RD if forward else Flag(0), edns=self._edns
             )
             started = trio.current_time()
             timeout = self.servers.timeout(address)

@@ -53,6 +53,8 @@ class _OpenIntEnum(enum.IntEnum):
     @classmethod
     def make(cls, value: int | str) -> Self:
         """Accept a member, a number or text: what API callers naturally pass."""
+        if type(value) is cls:
+            return value  # the usual case, and calling cls costs more than the rest
         if isinstance(value, str):
             return cls.from_text(value)
         try:
