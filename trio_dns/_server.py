@@ -230,9 +230,13 @@ class Server:
     _tcp_open: int = attrs.field(init=False, default=0)
     _readers: set[trio.CancelScope] = attrs.field(init=False, factory=set)
     _allowed: dict[str, bool] = attrs.field(init=False, factory=dict)
+    # The reply's OPT record when it carries no options, by the query's DO bit.
+    _plain_edns: dict[bool, Edns] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.answers = AnswerCache(self.settings.answer_cache_entries)
+        payload = self.settings.max_udp_payload
+        self._plain_edns = {do: Edns(payload=payload, dnssec_ok=do) for do in (False, True)}
 
     @property
     def in_flight(self) -> int:
@@ -644,11 +648,14 @@ class Server:
         if query.edns is None:
             return None
         options = extra
-        cookie = query.edns.option(Cookie)
+        cookie = query.edns.option(Cookie) if query.edns.options else None
         if isinstance(cookie, Cookie):
             # Always last, where the fast path expects to patch it.
             both = self._cookie(cookie.client, client)
             options += (Cookie(both[:8], both[8:]),)
+        if not options:
+            # The common case: one of two ready-made records, not a new one.
+            return self._plain_edns[query.edns.dnssec_ok]
         return Edns(
             payload=self.settings.max_udp_payload,
             dnssec_ok=query.edns.dnssec_ok,
