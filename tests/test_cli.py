@@ -162,3 +162,18 @@ def test_default_server_is_the_first_usable_resolv_conf_nameserver(tmp_path: Pat
     conf.write_text("search example\n")
     assert system_nameserver(conf) == "127.0.0.1"
     assert system_nameserver(tmp_path / "missing") == "127.0.0.1"
+
+
+def test_serve_tunes_the_garbage_collector_for_a_long_running_cache() -> None:
+    import gc
+
+    from trio_dns._cli import _tune_garbage_collector
+
+    before = gc.get_threshold()
+    try:
+        _tune_garbage_collector()
+        assert gc.get_threshold() == (20_000, *before[1:])
+        assert gc.get_freeze_count() > 0  # what startup built is never rescanned
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
