@@ -29,6 +29,8 @@ from ._unpredictable import random_port
 
 _MAX_DATAGRAM = 65535
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
+# How many random ports to try before letting the kernel choose one.
+_PORT_ATTEMPTS = 10
 
 
 def address_family(address: Address) -> socket.AddressFamily:
@@ -147,10 +149,6 @@ def _bind_random_port(sock: socket.socket, family: int) -> None:
             if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
                 raise
     sock.bind((wildcard, 0))
-
-
-# How many random ports to try before letting the kernel choose one.
-_PORT_ATTEMPTS = 10
 
 
 class SocketTransport:
