@@ -10,7 +10,7 @@ text back, so the format is checked by the library that defines it.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import dns.message
@@ -26,7 +26,7 @@ from trio_dns._address import Address
 from trio_dns._metrics import metrics_registry, respond_untrusted, serve_metrics
 from trio_dns._resolver import Resolver
 from trio_dns._server import LATENCY_BUCKETS, Latency, Server, ServerSettings
-from trio_dns.testing import Behaviour, Lame, build_sandbox
+from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, build_sandbox
 from trio_dns.testing._sandbox import LAME_ZONE
 
 TIMEOUT = 5.0
@@ -39,8 +39,12 @@ def clock() -> MockClock:
 
 
 @asynccontextmanager
-async def running(lame: bool = False) -> AsyncIterator[tuple[Server, Address, Address]]:
+async def running(
+    lame: bool = False, prepare: Callable[[Sandbox], None] | None = None
+) -> AsyncIterator[tuple[Server, Address, Address]]:
     sandbox = build_sandbox()
+    if prepare is not None:
+        prepare(sandbox)
     if lame:
         # Both of lame.com's servers lame, so www.lame.com must meet one.
         good = sandbox.network.server_at("198.51.100.21")
@@ -144,6 +148,33 @@ async def test_lame_servers_are_counted(clock: MockClock) -> None:
         samples = await scrape(http_address)
     assert value(samples, "trio_dns_lame_replies_total") == server.resolver.stats.lame_replies >= 2
     assert value(samples, "trio_dns_responses_total", rcode="SERVFAIL") == 1
+
+
+async def test_forgeries_and_broken_upstreams_are_counted(clock: MockClock) -> None:
+    def prepare(sandbox: Sandbox) -> None:
+        # example.com's server is raced by a blind forger; cdn.net's (its only
+        # one) answers with garbage.
+        forged = sandbox.network.server_at("198.51.100.10")
+        assert forged is not None
+        forged.set_behaviour(Behaviour(forge=Forgery(count=3)))
+        broken = sandbox.network.server_at("198.51.100.40")
+        assert broken is not None
+        broken.set_behaviour(Behaviour(garbage=True))
+
+    async with running(prepare=prepare) as (server, dns_address, http_address):
+        reply = await ask(dns_address, "www.example.com")
+        assert reply.rcode() == dns.rcode.NOERROR
+        assert [rr.to_text() for rrset in reply.answer for rr in rrset] == ["198.51.100.80"]
+        reply = await ask(dns_address, "edge.cdn.net")
+        assert reply.rcode() == dns.rcode.SERVFAIL
+        samples = await scrape(http_address)
+    exchanges = server.resolver.exchange_stats
+    assert value(samples, "trio_dns_upstream_ignored_datagrams_total") >= 3
+    assert value(samples, "trio_dns_upstream_ignored_datagrams_total") == exchanges.ignored_replies
+    malformed = value(samples, "trio_dns_upstream_malformed_replies_total")
+    assert malformed == exchanges.malformed_replies >= 1
+    failures = value(samples, "trio_dns_upstream_failures_total")
+    assert failures == server.resolver.stats.failures >= malformed
 
 
 async def test_other_requests(clock: MockClock) -> None:

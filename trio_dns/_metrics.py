@@ -141,8 +141,41 @@ class ServerCollector(Collector):
         )
         yield _counter(
             "trio_dns_upstream_errors",
-            "Upstream replies unusable for another reason: SERVFAIL, FORMERR, a broken reply.",
+            "Upstream replies unusable for another reason: SERVFAIL, FORMERR and the like.",
             rstats.server_errors,
+        )
+        yield _counter(
+            "trio_dns_upstream_failures",
+            "Upstream queries that failed outright: unreachable, refused (ICMP), a "
+            "malformed reply, a broken TCP connection.",
+            rstats.failures,
+        )
+        exchanges = resolver.exchange_stats
+        yield _counter(
+            "trio_dns_upstream_tcp_queries",
+            "Upstream queries sent over TCP (after a truncated reply, or asked so).",
+            exchanges.queries_tcp,
+        )
+        yield _counter(
+            "trio_dns_upstream_ignored_datagrams",
+            "Datagrams on an upstream query's socket that did not answer it (wrong "
+            "source, ID or question): late replies, or attempts to forge one.",
+            exchanges.ignored_replies,
+        )
+        yield _counter(
+            "trio_dns_upstream_malformed_replies",
+            "Upstream replies with our ID that did not parse.",
+            exchanges.malformed_replies,
+        )
+        yield _counter(
+            "trio_dns_upstream_truncated_replies",
+            "Upstream UDP replies with TC set, asked again over TCP.",
+            exchanges.truncated_replies,
+        )
+        yield _counter(
+            "trio_dns_upstream_edns_fallbacks",
+            "Upstream servers found not to understand EDNS, asked again without it.",
+            exchanges.edns_fallbacks,
         )
 
         validation = CounterMetricFamily(

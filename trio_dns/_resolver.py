@@ -97,6 +97,9 @@ class ResolverStats:
     cache_answers: int = 0
     upstream_queries: int = 0
     timeouts: int = 0
+    # Exchanges that failed outright: unreachable, refused, a malformed reply, a
+    # broken TCP connection (the exchange layer's own counters say which).
+    failures: int = 0
     lame_replies: int = 0
     server_errors: int = 0
     servfails: int = 0
@@ -991,6 +994,7 @@ class Resolver:
                 )
                 raise
             except (DNSError, OSError) as exc:
+                self.stats.failures += 1
                 self.servers.record_failure(address, trio.current_time())
                 self._trace_query(work, zone, qname, qtype, address, f"error: {exc}", None)
                 raise
