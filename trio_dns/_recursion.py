@@ -90,7 +90,7 @@ class Classification:
 
 def covering(rrset: Sequence[Record], rrsigs: Iterable[Record]) -> tuple[Record, ...]:
     """The RRSIG records among `rrsigs` over `rrset` (same owner, class, type covered)."""
-    if not rrset:
+    if not rrset or rrsigs == ():  # an unsigned reply: the usual case, answered at once
         return ()
     first = rrset[0]
     return tuple(
