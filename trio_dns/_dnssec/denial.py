@@ -15,8 +15,10 @@ import enum
 import attrs
 
 from .._cache import Validation
-from .._wire.enums import EdeCode
+from .._wire.enums import EdeCode, RRType
 from .._wire.name import Name
+from .._wire.rdtypes.nsec import NSEC
+from .._wire.rdtypes.nsec3 import NSEC3
 
 
 class ProofStatus(enum.Enum):
@@ -79,3 +81,19 @@ def common_ancestor(a: Name, b: Name) -> Name:
             break
         depth += 1
     return a.ancestor(depth)
+
+
+def bitmap_gap(rdata: NSEC | NSEC3, qtype: RRType) -> str | None:
+    """Why this NSEC or NSEC3 record's type bitmap does not deny `qtype` at its
+    name, or None if it does (RFC 4035 section 5.4, RFC 5155 section 8.5)."""
+    kind = rdata.rtype.name
+    if rdata.has_type(qtype):
+        return f"{kind} shows {qtype.name} exists"
+    if qtype != RRType.CNAME and rdata.has_type(RRType.CNAME):
+        return f"{kind} shows a CNAME exists"
+    if qtype == RRType.DS:
+        if rdata.has_type(RRType.SOA):
+            return f"the child zone's apex {kind} cannot deny DS"
+    elif rdata.has_type(RRType.NS) and not rdata.has_type(RRType.SOA):
+        return f"a parent-side {kind} at a zone cut cannot deny child data"
+    return None

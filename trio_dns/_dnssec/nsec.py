@@ -29,7 +29,7 @@ from .._wire.enums import EdeCode, RRType
 from .._wire.message import Record
 from .._wire.name import Name
 from .._wire.rdtypes.nsec import NSEC
-from .denial import DenialResult, common_ancestor, not_proven, proven
+from .denial import DenialResult, bitmap_gap, common_ancestor, not_proven, proven
 
 
 def _nsec(record: Record) -> NSEC | None:
@@ -80,20 +80,6 @@ def _implied_encloser(record: Record, name: Name) -> Name:
     return first if len(first) >= len(second) else second
 
 
-def _lacks(rdata: NSEC, qtype: RRType) -> str | None:
-    """Why this NSEC does not deny `qtype` at its owner, or None if it does."""
-    if rdata.has_type(qtype):
-        return f"NSEC shows {qtype.name} exists"
-    if qtype != RRType.CNAME and rdata.has_type(RRType.CNAME):
-        return "NSEC shows a CNAME exists"
-    if qtype == RRType.DS:
-        if rdata.has_type(RRType.SOA):
-            return "the child zone's apex NSEC cannot deny DS"
-    elif rdata.has_type(RRType.NS) and not rdata.has_type(RRType.SOA):
-        return "a parent-side NSEC at a zone cut cannot deny child data"
-    return None
-
-
 def nsec_nxdomain(nsecs: Sequence[Record], qname: Name) -> DenialResult:
     """Do these (verified) NSEC records prove that `qname` does not exist?"""
     if _matching(nsecs, qname) is not None:
@@ -116,7 +102,7 @@ def nsec_nodata(nsecs: Sequence[Record], qname: Name, qtype: RRType) -> DenialRe
     if match is not None:
         rdata = _nsec(match)
         assert rdata is not None
-        problem = _lacks(rdata, qtype)
+        problem = bitmap_gap(rdata, qtype)
         if problem is not None:
             return not_proven(problem, EdeCode.DNSSEC_BOGUS)
         return proven(f"NSEC proves {qname} has no {qtype.name}", qname)
@@ -135,7 +121,7 @@ def nsec_nodata(nsecs: Sequence[Record], qname: Name, qtype: RRType) -> DenialRe
         encloser = _implied_encloser(cover, qname)
         match = _matching(nsecs, encloser.child(b"*"))
         rdata = None if match is None else _nsec(match)
-        if rdata is not None and _lacks(rdata, qtype) is None:
+        if rdata is not None and bitmap_gap(rdata, qtype) is None:
             return proven(f"NSEC proves the wildcard for {qname} has no {qtype.name}", encloser)
     return not_proven(f"no NSEC proves {qname} has no {qtype.name}")
 

@@ -41,7 +41,7 @@ from .._wire.enums import EdeCode, RRType
 from .._wire.message import Record
 from .._wire.name import Name
 from .._wire.rdtypes.nsec3 import NSEC3, OPT_OUT, base32hex_decode, base32hex_text
-from .denial import DenialResult, insecure, not_proven, proven
+from .denial import DenialResult, bitmap_gap, insecure, not_proven, proven
 
 SHA1 = 1  # the only NSEC3 hash algorithm (RFC 5155 section 11)
 # RFC 9276 section 3.2 leaves the number to implementations; 150 is what the big
@@ -178,20 +178,6 @@ def _closest_encloser(ring: _Ring, qname: Name) -> _Encloser | DenialResult:
     return not_proven(f"no NSEC3 matches an ancestor of {qname}")
 
 
-def _lacks(rdata: NSEC3, qtype: RRType) -> str | None:
-    """Why this NSEC3 does not deny `qtype` at its name, or None if it does."""
-    if rdata.has_type(qtype):
-        return f"NSEC3 shows {qtype.name} exists"
-    if qtype != RRType.CNAME and rdata.has_type(RRType.CNAME):
-        return "NSEC3 shows a CNAME exists"
-    if qtype == RRType.DS:
-        if rdata.has_type(RRType.SOA):
-            return "the child zone's apex NSEC3 cannot deny DS"
-    elif rdata.has_type(RRType.NS) and not rdata.has_type(RRType.SOA):
-        return "a parent-side NSEC3 at a zone cut cannot deny child data"
-    return None
-
-
 def nsec3_nxdomain(
     records: Sequence[Record], qname: Name, *, max_iterations: int = DEFAULT_MAX_ITERATIONS
 ) -> DenialResult:
@@ -232,7 +218,7 @@ def nsec3_nodata(
         return ring
     match = ring.matching(qname)
     if match is not None:
-        problem = _lacks(match.rdata, qtype)
+        problem = bitmap_gap(match.rdata, qtype)
         if problem is not None:
             return not_proven(problem, EdeCode.DNSSEC_BOGUS)
         return proven(f"NSEC3 proves {qname} has no {qtype.name}", qname)
@@ -240,7 +226,7 @@ def nsec3_nodata(
     if isinstance(encloser, DenialResult):
         return encloser
     wildcard = ring.matching(encloser.name.child(b"*"))
-    if wildcard is not None and _lacks(wildcard.rdata, qtype) is None:
+    if wildcard is not None and bitmap_gap(wildcard.rdata, qtype) is None:
         return proven(f"NSEC3 proves the wildcard for {qname} has no {qtype.name}", encloser.name)
     if qtype == RRType.DS and encloser.cover.rdata.opt_out:
         return insecure(
