@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import socket
 from collections.abc import Iterable
 
 import trio
@@ -38,7 +37,7 @@ from prometheus_client.registry import Collector
 
 from ._address import Address, format_address
 from ._errors import DNSError
-from ._server import Server
+from ._server import Server, listen_tcp
 from ._wire.enums import Rcode, RRType
 
 log = logging.getLogger("trio_dns.metrics")
@@ -284,26 +283,14 @@ async def _read_head(stream: trio.SocketStream) -> bytes | None:
 
 
 async def _bind(address: Address) -> trio.socket.SocketType:
-    host, port = address
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = trio.socket.socket(family, socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        await sock.bind((host, port))
-        sock.listen(_BACKLOG)
+        return await listen_tcp(address, _BACKLOG)
     except OSError as exc:
-        sock.close()
         if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
             raise DNSError(
                 f"cannot serve metrics on {format_address(address)}: {exc.strerror}"
             ) from None
         raise
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 async def serve_metrics(

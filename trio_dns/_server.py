@@ -344,16 +344,7 @@ class Server:
                 udp.setblocking(False)
                 udp.bind((host, port))
                 actual = udp.getsockname()[1]
-                tcp = trio.socket.socket(family, socket.SOCK_STREAM)
-                try:
-                    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    if family == socket.AF_INET6:
-                        tcp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                    await tcp.bind((host, actual))
-                    tcp.listen(_TCP_BACKLOG)
-                except BaseException:
-                    tcp.close()
-                    raise
+                tcp = await listen_tcp((host, actual), _TCP_BACKLOG)
             except OSError as exc:
                 udp.close()
                 if port == 0 and exc.errno == errno.EADDRINUSE and attempt < 7:
@@ -801,6 +792,26 @@ class Server:
         hints = tuple(self.resolver.root_hints or ())
         ns = tuple(r for r in hints if r.rtype == RRType.NS and r.name == ROOT)
         return ns, tuple(r for r in hints if isinstance(r.rdata, A | AAAA))
+
+
+async def listen_tcp(address: Address, backlog: int) -> trio.socket.SocketType:
+    """A listening TCP socket on `address`; the socket is closed if any step fails.
+
+    SO_REUSEADDR so a restart need not wait out TIME_WAIT; IPv6 sockets only
+    IPv6, so `[::]` and `0.0.0.0` can both be served."""
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        await sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _log_query(client: str, tcp: bool, question: str, rcode: int, how: str, started: float) -> None:
