@@ -80,6 +80,8 @@ class Classification:
 
     def rrsigs_for(self, rrset: tuple[Record, ...]) -> tuple[Record, ...]:
         """The RRSIGs of the reply that cover this RRset."""
+        if not self.rrsigs:  # an unsigned reply, the usual case: nothing to scan
+            return ()
         return covering(rrset, self.rrsigs)
 
     @property
@@ -90,7 +92,7 @@ class Classification:
 
 def covering(rrset: Sequence[Record], rrsigs: Iterable[Record]) -> tuple[Record, ...]:
     """The RRSIG records among `rrsigs` over `rrset` (same owner, class, type covered)."""
-    if not rrset or rrsigs == ():  # an unsigned reply: the usual case, answered at once
+    if not rrset:
         return ()
     first = rrset[0]
     return tuple(

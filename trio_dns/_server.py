@@ -639,7 +639,7 @@ class Server:
         if query.edns is None:
             return None
         options = extra
-        cookie = query.edns.option(Cookie) if query.edns.options else None
+        cookie = query.edns.option(Cookie)
         if isinstance(cookie, Cookie):
             # Always last, where the fast path expects to patch it.
             both = self._cookie(cookie.client, client)
