@@ -1,4 +1,5 @@
-"""The `trio-dns` command line: one subcommand per job (`query`, `resolve`, `serve`).
+"""The `trio-dns` command line: one subcommand per job (`query`, `resolve`, `serve`,
+`sandbox`).
 
 Theory of operation: `main` builds an argparse parser in which every subcommand
 registers itself with a function that adds its arguments, a check run after
@@ -435,12 +436,122 @@ def _unwrap_dns_error() -> Iterator[None]:
         raise first from None
 
 
+# -- trio-dns sandbox ---------------------------------------------------------------
+
+
+def _prefix(text: str) -> str:
+    from .testing._loopback import check_prefix
+
+    try:
+        return check_prefix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_sandbox(subparsers: _Subparsers) -> None:
+    from .testing._loopback import DEFAULT_PREFIX
+
+    parser = subparsers.add_parser(
+        "sandbox",
+        usage=f"{PROG} sandbox [--prefix 127.X] [--port PORT] [--hints FILE] [--no-ipv6] "
+        "[--query-log]",
+        help="run the simulated internet's servers on loopback addresses",
+        description="Run every authoritative server of the built-in simulated internet on "
+        "its own loopback address (UDP and TCP), and write root hints that lead to them, "
+        "so any resolver can walk the hierarchy offline. Ctrl-C stops it.",
+    )
+    parser.add_argument(
+        "--prefix",
+        type=_prefix,
+        default=DEFAULT_PREFIX,
+        help=f"first two octets of the servers' addresses (default {DEFAULT_PREFIX})",
+    )
+    parser.add_argument("--port", type=_port, default=53, help="port to serve on (default 53)")
+    parser.add_argument(
+        "--hints",
+        metavar="FILE",
+        type=Path,
+        help="where to write the root hints (default: a file in the temporary directory, "
+        "removed on exit)",
+    )
+    parser.add_argument(
+        "--no-ipv6", action="store_true", help="leave ::1 alone (v6only.net is then unreachable)"
+    )
+    parser.add_argument(
+        "--query-log", action="store_true", help="print a line for every query a server receives"
+    )
+    parser.set_defaults(run=_run_sandbox)
+
+
+async def _run_sandbox(args: argparse.Namespace) -> int:
+    import os
+    import signal
+    import tempfile
+
+    from ._address import format_address
+    from .testing._loopback import LoopbackSandbox
+
+    sandbox = LoopbackSandbox.build(
+        prefix=args.prefix, port=args.port, ipv6=None if args.no_ipv6 else "::1"
+    )
+    hints: Path | None = args.hints
+    temporary = hints is None
+    if hints is None:
+        handle, name = tempfile.mkstemp(prefix="trio-dns-sandbox-", suffix=".hints")
+        os.close(handle)
+        hints = Path(name)
+    try:
+        await trio.Path(hints).write_text(sandbox.hints_text())
+    except OSError as exc:
+        raise DNSError(f"cannot write the root hints to {hints}: {exc.strerror}") from None
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        with (
+            trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals,
+            _unwrap_dns_error(),
+        ):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(
+                    functools.partial(sandbox.serve, query_log=log if args.query_log else None)
+                )
+                print(f"{PROG} sandbox: {len(sandbox.servers)} servers on loopback")
+                for name, addresses, zones in sandbox.describe():
+                    where = " ".join(format_address(a) for a in addresses) or "(not on loopback)"
+                    serves = " ".join(str(zone) for zone in zones)
+                    print(f"  {name:<18} {where:<22} {serves}")
+                root = sandbox.root_addresses[0]
+                port = "" if args.port == 53 else f" -p {args.port}"
+                upstream = "" if args.port == 53 else f" --port {args.port}"
+                print(f"root hints: {hints}")
+                print("try:")
+                print(f"  dig @{root}{port} www.example.com +norecurse")
+                print(f"  {PROG} resolve --root-hints {hints}{upstream} --trace www.example.com")
+                upstream = "" if args.port == 53 else f" --upstream-port {args.port}"
+                print(f"  {PROG} serve --root-hints {hints}{upstream} --listen 127.0.0.1:5300")
+                print("Ctrl-C stops the sandbox.", flush=True)
+                async for _ in signals:
+                    break
+                nursery.cancel_scope.cancel()
+    finally:
+        if temporary:
+            hints.unlink(missing_ok=True)
+    return 0
+
+
 # -- the command --------------------------------------------------------------------
 
 # Each adds one subcommand to the parser, with defaults `run` (an async function of
 # the parsed arguments returning the exit status) and optionally `check` (called
 # with the arguments after parsing, to report usage errors argparse cannot see).
-_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_query, _add_resolve, _add_serve)
+_SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (
+    _add_query,
+    _add_resolve,
+    _add_serve,
+    _add_sandbox,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
