@@ -426,20 +426,64 @@ def test_counters_and_stats() -> None:
 
 def test_restoring_an_unchanged_rrset_refreshes_it_in_place() -> None:
     cache = Cache()
-    ns = [rec("example. 3600 IN NS ns1.example."), rec("example. 3600 IN NS ns2.example.")]
-    assert cache.put_rrset(ns, Rank.AUTHORITY, 0.0)
-    first = cache.get_rrset(n("example"), RRType.NS, IN, 1000.0)
+    glue = [a("ns.example", "192.0.2.1", 3600), a("ns.example", "192.0.2.2", 3600)]
+    assert cache.put_rrset(glue, Rank.ADDITIONAL, 0.0)
+    first = cache.get_rrset(n("ns.example"), RRType.A, IN, 1000.0)
     assert first is not None and first.ttl == 2600
     # The same set again, 1000 s later: the clock restarts, and while rank and
     # validation stay, the view built for that TTL is the one handed out before.
-    same = [rec("example. 3600 IN NS ns1.example."), rec("example. 3600 IN NS ns2.example.")]
-    assert cache.put_rrset(same, Rank.AUTHORITY, 1000.0)
-    again = cache.get_rrset(n("example"), RRType.NS, IN, 1000.0)
+    same = [a("ns.example", "192.0.2.1", 3600), a("ns.example", "192.0.2.2", 3600)]
+    assert cache.put_rrset(same, Rank.ADDITIONAL, 1000.0)
+    again = cache.get_rrset(n("ns.example"), RRType.A, IN, 1000.0)
     assert again is not None and again.ttl == 3600
-    assert cache.get_rrset(n("example"), RRType.NS, IN, 1000.0) is again
-    assert cache.get_rrset(n("example"), RRType.NS, IN, 4599.0) is not None
-    assert cache.get_rrset(n("example"), RRType.NS, IN, 4600.0) is None
+    assert cache.get_rrset(n("ns.example"), RRType.A, IN, 1000.0) is again
+    assert cache.get_rrset(n("ns.example"), RRType.A, IN, 4599.0) is not None
+    assert cache.get_rrset(n("ns.example"), RRType.A, IN, 4600.0) is None
     assert len(cache) == 0 and cache.size_bytes == 0
+
+
+# -- delegations: the ghost-domain rule (CVE-2012-1033) ---------------------------------------
+
+
+def ns_set(zone: str, ttl: int, *targets: str) -> list[Record]:
+    return [rec(f"{zone} {ttl} IN NS {target}") for target in targets or (f"ns1.{zone}",)]
+
+
+def test_an_unchanged_ns_set_is_not_kept_alive_by_storing_it_again() -> None:
+    cache = Cache()
+    assert cache.put_rrset(ns_set("ghost.example.", 3600), Rank.AUTHORITY, 0.0)  # the referral
+    # The child's servers repeat the set in their answers, at every rank they can.
+    for when, rank in ((1000.0, Rank.AUTHORITY), (2000.0, Rank.AUTH_AUTHORITY)):
+        assert cache.put_rrset(ns_set("ghost.example.", 86400), rank, when)
+    kept = cache.get_rrset(n("ghost.example"), RRType.NS, IN, 3000.0)
+    assert kept is not None and kept.ttl == 600 and kept.rank == Rank.AUTH_AUTHORITY
+    assert cache.put_rrset(ns_set("ghost.example.", 86400), Rank.AUTH_ANSWER, 3500.0)
+    assert cache.closest_delegation(n("www.ghost.example"), IN, 3599.0) is not None
+    # Gone when the parent said it would be: the next walk asks the parent again.
+    assert cache.closest_delegation(n("www.ghost.example"), IN, 3600.0) is None
+
+
+def test_a_changed_ns_set_does_not_outlive_the_one_it_replaces() -> None:
+    cache = Cache()
+    assert cache.put_rrset(ns_set("ghost.example.", 3600), Rank.AUTHORITY, 0.0)
+    new = ns_set("ghost.example.", 86400, "ns.elsewhere.example.")
+    assert cache.put_rrset(new, Rank.AUTH_ANSWER, 1800.0)
+    hit = cache.get_rrset(n("ghost.example"), RRType.NS, IN, 1800.0)
+    assert hit is not None and hit.ttl == 1800
+    assert [r.rdata.to_text() for r in hit.records] == ["ns.elsewhere.example."]
+    assert cache.get_rrset(n("ghost.example"), RRType.NS, IN, 3600.0) is None
+
+
+def test_an_expired_ns_set_is_stored_anew_with_its_own_ttl() -> None:
+    cache = Cache()
+    assert cache.put_rrset(ns_set("example.", 300), Rank.AUTHORITY, 0.0)
+    assert cache.put_rrset(ns_set("example.", 3600), Rank.AUTHORITY, 300.0)
+    hit = cache.get_rrset(n("example"), RRType.NS, IN, 300.0)
+    assert hit is not None and hit.ttl == 3600
+    # A shorter TTL from the child is taken as it is.
+    assert cache.put_rrset(ns_set("example.", 60), Rank.AUTH_AUTHORITY, 400.0)
+    short = cache.get_rrset(n("example"), RRType.NS, IN, 400.0)
+    assert short is not None and short.ttl == 60
 
 
 def test_restoring_unchanged_data_respects_rank_and_takes_the_new_validation() -> None:

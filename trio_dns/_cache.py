@@ -21,6 +21,14 @@ data replaces an unexpired entry only if it ranks at least as high. Glue never
 overwrites what an authoritative server said, and callers answering clients
 ask for `min_rank=Rank.ANSWER` so glue is never served as an answer.
 
+A zone's NS set is the one exception to "new data restarts the clock": while
+the NS set at a name is alive, no store there, of the same data or new, of any
+rank, makes it live longer than it already would. The parent's referral sets
+the delegation's lifetime, and the child cannot renew it (its NS set in every
+answer would otherwise keep a domain that its parent has removed alive for as
+long as its own servers answer: the "ghost domain" names of CVE-2012-1033, fixed
+the same way in BIND). Once it expires, the next walk goes back to the parent.
+
 Positive data at a name (and a NODATA, which proves the name exists too) also
 removes the NXDOMAIN entries at that name and its ancestors, which it
 contradicts; if one of those outranks it, the new data is refused instead. An
@@ -310,7 +318,8 @@ class Cache:
 
         The TTL is the least of the records' (and the RRSIGs') TTLs, clamped to
         [min_ttl, max_ttl]; a TTL of 0 means "do not cache" and is honoured even
-        when min_ttl is higher. Duplicate records are stored once. Not stored
+        when min_ttl is higher; an NS set never outlives the live NS set it
+        replaces or refreshes. Duplicate records are stored once. Not stored
         (False): an empty set, TTL 0, an entry bigger than max_bytes, and data
         outranked by an unexpired entry for the same key or by an unexpired
         NXDOMAIN at the name or an ancestor.
@@ -335,6 +344,9 @@ class Cache:
         key = (name, rtype, rclass)
         unique = tuple(records)
         old = self._live(key, now)
+        expires = now + ttl
+        if rtype == RRType.NS and isinstance(old, _Positive):
+            expires = min(expires, old.expires)  # a delegation is not renewed from below
         if (
             isinstance(old, _Positive)
             and old.records == unique
@@ -350,7 +362,7 @@ class Cache:
                 return False
             if rank != old.rank or validation != old.validation:
                 old.rank, old.validation, old.memo = rank, validation, None
-            old.expires = now + ttl
+            old.expires = expires
             self._entries.move_to_end(key)
             self.inserts += 1
             return True
@@ -367,7 +379,7 @@ class Cache:
         ):
             self.refused += 1
             return False
-        entry = _Positive(unique, signatures, rank, validation, now + ttl, size)
+        entry = _Positive(unique, signatures, rank, validation, expires, size)
         self._insert(key, entry)
         return True
 
