@@ -414,33 +414,251 @@ async def test_shutdown_answers_the_query_in_flight(clock: MockClock) -> None:
             )
 
 
-def _held_connections(address: Address) -> tuple[bytes, bytes]:
-    """Open two connections; what the second, then (after idling) the first, reads."""
-    with socket.create_connection(address, timeout=TIMEOUT) as first:
-        with socket.create_connection(address, timeout=TIMEOUT) as second:
-            try:
-                rejected = second.recv(10)
-            except ConnectionResetError:
-                rejected = b""
-        return rejected, first.recv(10)
+def _reset(sock: socket.socket) -> None:
+    """Close with a reset (RST) rather than a FIN, as a crashed or hostile client does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
 
 
-async def test_tcp_connection_cap_and_idle_timeout(clock: MockClock) -> None:
-    async with running(max_tcp_connections=1, tcp_idle_timeout=10.0) as (server, address, _):
+def _frame(message: dns.message.Message) -> bytes:
+    wire = message.to_wire()
+    return len(wire).to_bytes(2, "big") + wire
+
+
+def _read_reply(sock: socket.socket) -> bytes:
+    """One framed reply, or b"" if the server closed the connection first."""
+    buffer = b""
+    while len(buffer) < 2 or len(buffer) < 2 + int.from_bytes(buffer[:2], "big"):
+        try:
+            chunk = sock.recv(65535)
+        except ConnectionResetError:
+            return b""
+        if not chunk:
+            return b""
+        buffer += chunk
+    return buffer[2:]
+
+
+async def until(condition: Any) -> None:
+    """Until `condition()` holds (the server offers no event to wait on)."""
+    with trio.fail_after(TIMEOUT):
+        while not condition():  # noqa: ASYNC110
+            await trio.sleep(0.01)
+
+
+async def test_a_new_tcp_client_closes_the_idlest_connection_at_the_cap(
+    clock: MockClock,
+) -> None:
+    async with running(max_tcp_connections=2) as (server, address, _):
+
+        def connect_three() -> tuple[bytes, bytes, bytes]:
+            with (
+                socket.create_connection(address, timeout=TIMEOUT) as oldest,
+                socket.create_connection(address, timeout=TIMEOUT) as newer,
+            ):
+                # The newer one has been answered since: it is the less idle.
+                newer.sendall(_frame(query("www.example.com")))
+                assert _read_reply(newer)
+                with socket.create_connection(address, timeout=TIMEOUT) as third:
+                    third.sendall(_frame(query("www.example.com")))
+                    answered = _read_reply(third)
+                    return oldest.recv(10), answered, _read_reply_after(newer)
+
+        def _read_reply_after(sock: socket.socket) -> bytes:
+            sock.sendall(_frame(query("www.example.com")))
+            return _read_reply(sock)
+
+        closed, third, newer = await trio.to_thread.run_sync(connect_three)
+    assert closed == b""  # the oldest idle connection made room
+    assert dns.message.from_wire(third).rcode() == dns.rcode.NOERROR
+    assert dns.message.from_wire(newer).rcode() == dns.rcode.NOERROR
+    assert server.stats.tcp_closed == {"evicted": 1}
+    assert server.stats.tcp_rejected == 0
+    assert server.stats.tcp_connections == 3
+
+
+async def test_a_new_tcp_client_is_refused_when_every_connection_is_busy(
+    clock: MockClock,
+) -> None:
+    sandbox = build_sandbox()
+    slow_cdn(sandbox)
+    async with running(sandbox, max_tcp_connections=1) as (server, address, _):
+        busy = socket.create_connection(address, timeout=TIMEOUT)
+        with busy:
+            busy.sendall(_frame(query("www.cdn.net")))  # 0.4 s to resolve
+            await until(lambda: server.in_flight == 1)
+
+            def another() -> bytes:
+                with socket.create_connection(address, timeout=TIMEOUT) as sock:
+                    return _read_reply(sock)
+
+            refused = await trio.to_thread.run_sync(another)
+            answered = await trio.to_thread.run_sync(_read_reply, busy)
+    assert refused == b""
+    assert texts(dns.message.from_wire(answered)) == ["edge.cdn.net.", "198.51.100.41"]
+    assert server.stats.tcp_rejected == 1
+    assert "evicted" not in server.stats.tcp_closed
+
+
+async def test_tcp_idle_timeout(clock: MockClock) -> None:
+    async with running(tcp_idle_timeout=10.0) as (server, address, _):
         async with trio.open_nursery() as nursery:
-            result: list[tuple[bytes, bytes]] = []
+            result: list[bytes] = []
 
-            async def connect() -> None:
-                result.append(await trio.to_thread.run_sync(_held_connections, address))
+            def idle() -> None:
+                with socket.create_connection(address, timeout=TIMEOUT) as sock:
+                    result.append(sock.recv(10))
 
-            nursery.start_soon(connect)
-            with trio.fail_after(TIMEOUT):
-                while server.stats.tcp_rejected == 0:  # noqa: ASYNC110
-                    await trio.sleep(0.01)
-            clock.jump(11)  # the first connection has idled out
-        assert result == [(b"", b"")]
-        assert server.stats.tcp_connections == 1
-        assert server.stats.tcp_rejected == 1
+            nursery.start_soon(trio.to_thread.run_sync, idle)
+            await until(lambda: server.tcp_open == 1)
+            clock.jump(11)
+        assert result == [b""]
+        assert server.stats.tcp_closed == {"idle": 1}
+        assert server.tcp_open == 0
+
+
+async def test_a_busy_tcp_connection_is_read_for_its_lifetime_only(clock: MockClock) -> None:
+    async with running(tcp_lifetime=30.0) as (server, address, _):
+        sock = trio.socket.socket()
+        with sock:
+            await sock.connect(address)
+            replies = []
+            for _ in range(5):
+                # Never idle for long (the idle timeout is 10 s), but too old at the end.
+                await sock.send(_frame(query("www.example.com")))
+                with trio.fail_after(TIMEOUT):
+                    replies.append(await sock.recv(65535))
+                clock.jump(8)
+                await trio.sleep(0.01)
+        assert all(replies[:4]) and replies[4] == b""
+        assert server.stats.tcp_closed == {"lifetime": 1}
+
+
+async def test_a_tcp_client_that_does_not_read_is_closed(clock: MockClock) -> None:
+    async with running(tcp_send_timeout=2.0) as (server, address, _):
+        await tcp(query("big.example.com", "TXT"), address)  # cached: answered inline
+        big = _frame(query("big.example.com", "TXT"))
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        with sock:
+            await trio.to_thread.run_sync(lambda: sock.connect_ex(address))
+            await until(lambda: server.tcp_open == 1)
+            sent = 0
+            with trio.move_on_after(TIMEOUT):
+                while "send_timeout" not in server.stats.tcp_closed:
+                    try:  # queries until the server, unable to reply, stops reading
+                        sent += sock.send(big)
+                    except BlockingIOError:
+                        await trio.sleep(0.05)
+                        clock.jump(1)
+                    except OSError:
+                        break
+                    await trio.lowlevel.checkpoint()
+        assert server.stats.tcp_closed == {"send_timeout": 1}
+        assert server.tcp_open == 0
+        assert sent > 64 * 1024  # the server read a good deal before it gave up
+
+
+# -- a peer's errors cost its connection only ------------------------------------------
+
+
+async def test_resets_before_during_and_after_a_reply_cost_one_connection(
+    clock: MockClock,
+) -> None:
+    sandbox = build_sandbox()
+    slow_cdn(sandbox)
+    async with running(sandbox) as (server, address, _):
+        await tcp(query("big.example.com", "TXT"), address)
+
+        def abuse() -> None:
+            # Before the reply: the query is still being resolved.
+            with socket.create_connection(address, timeout=TIMEOUT) as sock:
+                sock.sendall(_frame(query("www.cdn.net")) + _frame(query("edge.cdn.net")))
+                _reset(sock)
+            # After the reply.
+            sock = socket.create_connection(address, timeout=TIMEOUT)
+            sock.sendall(_frame(query("www.example.com")))
+            assert _read_reply(sock)
+            _reset(sock)
+            # During replies: many large ones, a few octets read, then a reset.
+            sock = socket.create_connection(address, timeout=TIMEOUT)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(_frame(query("big.example.com", "TXT")) * 200)
+            sock.recv(100)
+            _reset(sock)
+            # Halfway through a query, with a reset and with a FIN.
+            for close in (_reset, socket.socket.close):
+                sock = socket.create_connection(address, timeout=TIMEOUT)
+                sock.sendall(_frame(query("www.example.com"))[:9])
+                close(sock)
+
+        await trio.to_thread.run_sync(abuse)
+        await until(lambda: server.tcp_open == 0)
+        # Still serving, over both transports.
+        assert texts(await tcp(query("www.example.com"), address)) == ["198.51.100.80"]
+        assert texts(await udp(query("www.example.com"), address)) == ["198.51.100.80"]
+        closed = server.stats.tcp_closed
+        assert closed.get("peer_error", 0) >= 3
+        assert closed["mid_message"] == 1
+        assert set(closed) <= {"peer_error", "mid_message"}
+    assert server.in_flight == 0
+
+
+async def test_a_bug_answering_one_query_costs_that_query_only(
+    clock: MockClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running() as (server, address, _):
+
+        def broken(*args: object) -> object:
+            raise RuntimeError("a bug")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(Server, "_slow_path", broken)
+            for _ in range(5):
+                reply = await udp(query("www.example.com"), address)
+                assert reply.rcode() == dns.rcode.SERVFAIL
+        with monkeypatch.context() as patch:
+            patch.setattr(Resolver, "resolve", broken)
+            reply = await tcp(query("mail.example.com"), address)
+            assert reply.rcode() == dns.rcode.SERVFAIL
+        assert texts(await udp(query("www.example.com"), address)) == ["198.51.100.80"]
+        assert server.stats.internal_errors == 6
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        # The 1st, 2nd and 4th time; one line each, no traceback.
+        assert len(errors) == 3
+        assert all(not r.exc_info and "a bug" in r.getMessage() for r in errors)
+
+
+# -- shutdown ------------------------------------------------------------------------
+
+
+async def test_queries_unanswered_at_the_end_of_the_grace_period_get_servfail(
+    clock: MockClock,
+) -> None:
+    sandbox = build_sandbox()
+    slow_cdn(sandbox, latency=30.0)
+    replies: list[dns.message.Message] = []
+
+    async def ask(transport: Any, name: str, address: Address) -> None:
+        replies.append(await transport(query(name), address))
+
+    async with (
+        running(sandbox, grace_period=1.0) as (server, address, _),
+        trio.open_nursery() as nursery,
+    ):
+        nursery.start_soon(ask, udp, "www.cdn.net", address)
+        nursery.start_soon(ask, tcp, "edge.cdn.net", address)
+        await until(lambda: server.in_flight == 2)
+        server.shutdown()
+    assert sorted(r.rcode() for r in replies) == [dns.rcode.SERVFAIL] * 2
+    for reply in replies:
+        assert reply.question[0].name.to_text() in ("www.cdn.net.", "edge.cdn.net.")
+        assert [o.text for o in reply.options if isinstance(o, dns.edns.EDEOption)] == [
+            "shutting down"
+        ]
+    assert server.in_flight == 0
+    assert server.stats.servfail == 2
 
 
 # -- the fast path's parser, on its own ---------------------------------------------

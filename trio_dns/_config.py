@@ -74,6 +74,8 @@ class ServeConfig:
     max_in_flight: int = 1000
     max_tcp_connections: int = 128
     tcp_idle_timeout: float = 10.0
+    tcp_send_timeout: float = 5.0
+    tcp_lifetime: float = 120.0
     grace_period: float = 5.0
     log_level: str = "warning"
     forward: tuple[Address, ...] = ()
@@ -181,6 +183,8 @@ class ServeConfig:
             max_in_flight=self.max_in_flight,
             max_tcp_connections=self.max_tcp_connections,
             tcp_idle_timeout=self.tcp_idle_timeout,
+            tcp_send_timeout=self.tcp_send_timeout,
+            tcp_lifetime=self.tcp_lifetime,
             grace_period=self.grace_period,
             query_log=self.query_log,
         )
@@ -448,6 +452,14 @@ _OPTIONS: dict[str, _Option] = {
     "max_tcp_connections": _Option(_positive_int, "open TCP connections (default 128)", "N"),
     "tcp_idle_timeout": _Option(
         _seconds, "seconds before an idle TCP connection is closed (default 10)", "S"
+    ),
+    "tcp_send_timeout": _Option(
+        _seconds,
+        "seconds to write one reply; a TCP client that does not read is closed (default 5)",
+        "S",
+    ),
+    "tcp_lifetime": _Option(
+        _seconds, "seconds a TCP connection is read at most, however busy (default 120)", "S"
     ),
     "grace_period": _Option(
         lambda value, text: _seconds(value, text, zero=True),

@@ -13,9 +13,13 @@ The endpoint is a deliberately tiny HTTP/1.1 server on a Trio socket, run in the
 serve command's nursery: no thread to stop at shutdown, and it is cancelled with
 everything else. It answers `GET /metrics` (and HEAD) with `generate_latest` of
 its registry, closes the connection after each reply, reads at most a few
-kilobytes of request head within a timeout, and keeps a handful of connections
-at most, since only a scraper is expected to call. `respond_untrusted` is the
-protocol half: request head in, response bytes out, no I/O.
+kilobytes of request head within a timeout and writes the response within
+another, and keeps a handful of connections at most, since only a scraper is
+expected to call: when they are all taken, a new one closes the oldest, so that
+clients which connect and stall cannot keep the scraper out. Each connection is
+an error boundary, as the DNS server's are: a reset or broken pipe ends that
+connection only, counted in `ServerStats.metrics_closed`. `respond_untrusted`
+is the protocol half: request head in, response bytes out, no I/O.
 """
 
 from __future__ import annotations
@@ -37,14 +41,15 @@ from prometheus_client.registry import Collector
 
 from ._address import Address, format_address
 from ._errors import DNSError
-from ._server import Server, listen_tcp
+from ._server import CLOSE_REASONS, Server, caused_by_peer, first_error, listen_tcp
 from ._wire.enums import Rcode, RRType
 
 log = logging.getLogger("trio_dns.metrics")
 
 MAX_REQUEST_HEAD = 8192  # octets of request line and headers read before giving up
 REQUEST_TIMEOUT = 5.0  # seconds a client gets to send its request
-MAX_CONNECTIONS = 8  # scrapers at once; more are closed at once
+SEND_TIMEOUT = 5.0  # seconds to write the response to a client that reads slowly, or not
+MAX_CONNECTIONS = 8  # scrapers at once; one more closes the oldest
 _BACKLOG = 16
 
 
@@ -202,6 +207,39 @@ class ServerCollector(Collector):
         yield _counter(
             "trio_dns_tcp_connections", "TCP connections accepted.", stats.tcp_connections
         )
+        yield GaugeMetricFamily(
+            "trio_dns_tcp_open", "TCP connections open now.", value=server.tcp_open
+        )
+        yield _counter(
+            "trio_dns_tcp_rejected",
+            "TCP connections closed at once: all max_tcp_connections busy, none idle.",
+            stats.tcp_rejected,
+        )
+        closed = CounterMetricFamily(
+            "trio_dns_tcp_closed",
+            "TCP connections ended other than by the client closing between queries: "
+            "peer_error (a reset or broken pipe), mid_message (closed halfway through a "
+            "query), idle, send_timeout (the client did not read its replies), lifetime, "
+            "evicted (idle longest when the cap was reached).",
+            labels=["reason"],
+        )
+        for reason in CLOSE_REASONS:
+            closed.add_metric([reason], stats.tcp_closed.get(reason, 0))
+        yield closed
+        endpoint = CounterMetricFamily(
+            "trio_dns_metrics_connections_closed",
+            "Connections to this endpoint that ended badly: peer_error (a reset or broken "
+            "pipe), timeout (request or response too slow), evicted (oldest, to make room).",
+            labels=["reason"],
+        )
+        for reason in _METRICS_CLOSE_REASONS:
+            endpoint.add_metric([reason], stats.metrics_closed.get(reason, 0))
+        yield endpoint
+        yield _counter(
+            "trio_dns_internal_errors",
+            "Bugs met while answering a query (answered SERVFAIL); worth a report.",
+            stats.internal_errors,
+        )
 
         latency = stats.latency
         buckets: list[tuple[str, float]] = []
@@ -227,9 +265,21 @@ def _bound_text(bound: float) -> str:
     return repr(float(bound))
 
 
-def metrics_registry(server: Server, *, process: bool = True) -> CollectorRegistry:
+_METRICS_CLOSE_REASONS = ("peer_error", "timeout", "evicted")
+
+
+class MetricsRegistry(CollectorRegistry):
+    """A registry that knows its server, so that `serve_metrics` can count its own
+    troubles in the server's stats."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(auto_describe=True)
+        self.server = server
+
+
+def metrics_registry(server: Server, *, process: bool = True) -> MetricsRegistry:
     """A registry of `server`'s metrics (and the process's CPU and memory, on Linux)."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = MetricsRegistry(server)
     registry.register(ServerCollector(server))
     if process:
         ProcessCollector(registry=registry)
@@ -303,21 +353,35 @@ async def serve_metrics(
     sock = await _bind(address)
     listener = trio.SocketListener(sock)
     bound: Address = (address[0], sock.getsockname()[1])
-    open_connections = 0
+    counts = registry.server.stats.metrics_closed if isinstance(registry, MetricsRegistry) else {}
+    # Each connection's cancel scope, oldest first.
+    connections: dict[trio.CancelScope, None] = {}
 
-    async def handle(stream: trio.SocketStream) -> None:
-        nonlocal open_connections
+    def count(reason: str) -> None:
+        counts[reason] = counts.get(reason, 0) + 1
+
+    async def handle(stream: trio.SocketStream, scope: trio.CancelScope) -> None:
         try:
-            async with stream:
-                head = None
-                with trio.move_on_after(REQUEST_TIMEOUT):
-                    head = await _read_head(stream)
-                if head is not None:
-                    await stream.send_all(respond_untrusted(head, registry))
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            log.debug("metrics connection failed: %s", exc)
+            with scope:
+                async with stream:
+                    head = None
+                    with trio.move_on_after(REQUEST_TIMEOUT) as reading:
+                        head = await _read_head(stream)
+                    if reading.cancelled_caught:
+                        count("timeout")
+                    if head is None:
+                        return  # too slow, too big, or nothing at all
+                    with trio.move_on_after(SEND_TIMEOUT) as sending:
+                        await stream.send_all(respond_untrusted(head, registry))
+                    if sending.cancelled_caught:
+                        count("timeout")
+        except BaseException as exc:
+            if not caused_by_peer(exc):
+                raise
+            count("peer_error")
+            log.debug("metrics connection failed: %s", first_error(exc))
         finally:
-            open_connections -= 1
+            connections.pop(scope, None)
 
     async with listener, trio.open_nursery() as nursery:
         task_status.started(bound)
@@ -329,8 +393,11 @@ async def serve_metrics(
                 log.debug("metrics accept failed: %s", exc)
                 await trio.sleep(0.1)
                 continue
-            if open_connections >= MAX_CONNECTIONS:
-                stream.socket.close()
-                continue
-            open_connections += 1
-            nursery.start_soon(handle, stream)
+            if len(connections) >= MAX_CONNECTIONS:
+                oldest = next(iter(connections))
+                del connections[oldest]
+                oldest.cancel()
+                count("evicted")
+            scope = trio.CancelScope()
+            connections[scope] = None
+            nursery.start_soon(handle, stream, scope)

@@ -18,12 +18,25 @@ if it is a plain positive or negative answer, stored for the fast path.
 TCP follows RFC 7766: an accept loop capped at `max_tcp_connections`, and per
 connection a task that reads 2-octet-framed queries and answers each as soon as
 it is ready (pipelined, out of order), with at most `max_tcp_queries` unanswered
-at once (then it stops reading), and an idle timeout.
+at once (then it stops reading). Everything a TCP peer controls has a deadline:
+each query must arrive whole within `tcp_idle_timeout` of the last, each reply
+must be written within `tcp_send_timeout` (a peer that stops reading is closed),
+and a connection is read for `tcp_lifetime` at most. When the cap is reached a
+new connection closes the one that has been idle longest (nothing being resolved
+or sent for it) instead of being turned away, so idle clients cannot lock out
+new ones; only when every connection is busy is the newcomer refused.
+
+Every task that serves one peer (a TCP connection, a query) is an error boundary:
+what the peer can cause (a reset, a broken pipe: `BrokenResourceError`,
+`ClosedResourceError`, `OSError`, or an exception group of only those) ends that
+connection, is counted in `ServerStats.tcp_closed` and logged in one debug line.
 
 Shutdown (`shutdown()`, or cancelling `serve`) stops the listeners and the TCP
-readers, then gives queries in flight `grace_period` seconds to be answered.
-Malformed packets and failing upstreams are counted in `ServerStats` and logged
-at debug level at most, never with a traceback.
+readers, then gives queries in flight `grace_period` seconds to be answered;
+those still unanswered then get SERVFAIL, not silence. Malformed packets and
+failing upstreams are counted in `ServerStats` and logged at debug level at most;
+a bug met while answering one query costs that query a SERVFAIL and one log line
+(a traceback only at debug level), not the server.
 """
 
 from __future__ import annotations
@@ -96,7 +109,15 @@ class ServerSettings:
     max_in_flight: int = 1000  # resolution tasks at once; excess queries are dropped
     max_tcp_connections: int = 128
     max_tcp_queries: int = 32  # unanswered queries per TCP connection before reading stops
+    # Seconds for each whole query to arrive after the previous one (or the connection):
+    # RFC 7766 section 6.2.3 asks for an idle timeout "on the order of seconds".
     tcp_idle_timeout: float = 10.0
+    # Seconds to write one reply: bounds a peer that stops reading (Knot's tcp-io-timeout
+    # plays this part). Long enough for 64 KiB on a slow link.
+    tcp_send_timeout: float = 5.0
+    # Seconds a connection is read at all, however busy (RFC 7766 section 10 suggests a
+    # limit on a connection's duration); RFC 1035's two minutes of idling as the ceiling.
+    tcp_lifetime: float = 120.0
     grace_period: float = 5.0  # for queries in flight at shutdown
     max_udp_payload: int = 1232  # the largest UDP reply sent, whatever the client offers
     answer_cache_entries: int = 10_000
@@ -144,7 +165,14 @@ class ServerStats:
     truncated: int = 0
     send_errors: int = 0
     tcp_connections: int = 0
-    tcp_rejected: int = 0  # connections closed at once: max_tcp_connections reached
+    tcp_rejected: int = 0  # connections closed at once: the cap reached and none idle
+    # TCP connections that ended other than by the client closing between queries, by
+    # reason: see `CLOSE_REASONS`.
+    tcp_closed: dict[str, int] = attrs.Factory(dict)
+    # Connections to the metrics endpoint that ended badly, by reason ("peer_error",
+    # "timeout", "evicted").
+    metrics_closed: dict[str, int] = attrs.Factory(dict)
+    internal_errors: int = 0  # bugs met while answering a query: SERVFAIL, one log line
     # Slow path only, by type number: queries whose question could be read.
     qtypes: dict[int, int] = attrs.Factory(dict)
     # Slow path only, by the header's rcode: replies sent, REFUSED to strangers included.
@@ -174,6 +202,44 @@ class ServerStats:
         return counts
 
 
+# Why the server ended a TCP connection, as counted in `ServerStats.tcp_closed`.
+CLOSE_REASONS: tuple[str, ...] = (
+    "peer_error",  # a reset or broken pipe, reading or writing
+    "mid_message",  # the client closed halfway through a query
+    "idle",  # no whole query within tcp_idle_timeout
+    "send_timeout",  # a reply not written within tcp_send_timeout: a peer not reading
+    "lifetime",  # open for tcp_lifetime
+    "evicted",  # idle longest when a new client came and the cap was reached
+)
+
+# What a peer can cause on a socket: a connection's end, never the server's.
+_PEER_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+def caused_by_peer(exc: BaseException) -> bool:
+    """Whether `exc` (or every exception of a group, however nested) is one a peer
+    can cause on its socket. Trio reports what goes wrong inside a nursery as an
+    exception group, so an except clause for these alone would miss them there."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(caused_by_peer(inner) for inner in exc.exceptions)
+    return isinstance(exc, _PEER_ERRORS)
+
+
+def _cancellation(exc: BaseException) -> bool:
+    """Whether `exc` is Trio's Cancelled, bare or in a group from the nurseries it
+    came through."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
+
+
+def first_error(exc: BaseException) -> BaseException:
+    """The first exception of a group (or `exc` itself), for a one-line log."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
 @attrs.frozen
 class _Pending:
     """A query that needs the resolver: what building its reply will need."""
@@ -192,6 +258,12 @@ class _Frames:
     def __init__(self, stream: trio.abc.ReceiveStream) -> None:
         self._stream = stream
         self._buffer = bytearray()
+        self.closed = False  # the peer closed its side
+
+    @property
+    def partial(self) -> bool:
+        """Whether part of a message has arrived and the rest not (yet)."""
+        return bool(self._buffer)
 
     async def next(self) -> bytes | None:
         """The next message; None when the peer closed (between messages or not)."""
@@ -204,8 +276,26 @@ class _Frames:
                     return data
             chunk = await self._stream.receive_some(65536)
             if not chunk:
+                self.closed = True
                 return None
             self._buffer += chunk
+
+
+@attrs.define(eq=False)
+class _Connection:
+    """An open TCP connection, as the accept loop sees it when choosing one to close."""
+
+    scope: trio.CancelScope  # the whole connection's: cancelled to close it at once
+    send_lock: trio.Lock
+    slots: trio.Semaphore  # one per query that may be unanswered at once
+    max_queries: int
+    idle_since: float  # when it opened, or last finished sending a reply
+    closed: bool = False  # and its slot given back
+
+    @property
+    def idle(self) -> bool:
+        """Nothing of its own being resolved or sent: it only waits for a query."""
+        return self.slots.value == self.max_queries and not self.send_lock.locked()
 
 
 def _error_reply(data: bytes, rcode: Rcode, question_end: int | None) -> bytes:
@@ -227,7 +317,7 @@ class Server:
     _secret: bytes = attrs.field(init=False, factory=lambda: secrets.token_bytes(16))
     _stop: trio.Event = attrs.field(init=False, factory=trio.Event)
     _in_flight: int = attrs.field(init=False, default=0)
-    _tcp_open: int = attrs.field(init=False, default=0)
+    _connections: set[_Connection] = attrs.field(init=False, factory=set)
     _readers: set[trio.CancelScope] = attrs.field(init=False, factory=set)
     _allowed: dict[str, bool] = attrs.field(init=False, factory=dict)
     # The reply's OPT record when it carries no options, by the query's DO bit.
@@ -241,6 +331,11 @@ class Server:
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    @property
+    def tcp_open(self) -> int:
+        """TCP connections open now."""
+        return len(self._connections)
 
     def shutdown(self) -> None:
         """Stop accepting queries; `serve` returns once those in flight are answered."""
@@ -394,6 +489,14 @@ class Server:
     async def _resolve_udp(self, pending: _Pending, sock: socket.socket, source: object) -> None:
         try:
             wire = await self._resolve(pending)
+        except BaseException as exc:
+            if _cancellation(exc):
+                # The grace period is over: SERVFAIL, not silence (sendto needs no await).
+                try:
+                    sock.sendto(self._shutdown_reply(pending), source)  # type: ignore[call-overload]
+                except OSError:
+                    self.stats.send_errors += 1
+            raise
         finally:
             self._in_flight -= 1
         try:
@@ -417,50 +520,112 @@ class Server:
                 log.debug("TCP accept failed: %s", exc)
                 await trio.sleep(0.1)
                 continue
-            if self._tcp_open >= self.settings.max_tcp_connections:
+            full = len(self._connections) >= self.settings.max_tcp_connections
+            if full and not self._close_idlest():
                 self.stats.tcp_rejected += 1
                 stream.socket.close()
                 continue
-            self._tcp_open += 1
+            max_queries = self.settings.max_tcp_queries
+            conn = _Connection(
+                trio.CancelScope(),
+                trio.Lock(),
+                trio.Semaphore(max_queries),
+                max_queries,
+                trio.current_time(),
+            )
+            self._connections.add(conn)
             self.stats.tcp_connections += 1
-            work.start_soon(self._serve_connection, stream)
+            work.start_soon(self._serve_connection, stream, conn)
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+    def _close_idlest(self) -> bool:
+        """Close the connection idle longest, if any is idle, to make room for a new
+        one: an idle client then costs nothing to a new one, as with Unbound (whose
+        tcp-idle-timeout shrinks towards nothing as its TCP slots fill up)."""
+        idle = [conn for conn in self._connections if conn.idle]
+        if not idle:
+            return False
+        self._close(min(idle, key=lambda conn: conn.idle_since), "evicted")
+        return True
+
+    def _close(self, conn: _Connection, reason: str | None) -> None:
+        """Give back `conn`'s slot (once) and end its task, counting why (if not the
+        client's doing)."""
+        if conn.closed:
+            return
+        conn.closed = True
+        self._connections.discard(conn)
+        if reason is not None:
+            closed = self.stats.tcp_closed
+            closed[reason] = closed.get(reason, 0) + 1
+        conn.scope.cancel()
+
+    async def _serve_connection(self, stream: trio.SocketStream, conn: _Connection) -> None:
         try:
             client = stream.socket.getpeername()[0]
         except OSError:
             client = ""
-        send_lock = trio.Lock()
-        slots = trio.Semaphore(self.settings.max_tcp_queries)
+        send_timeout = self.settings.tcp_send_timeout
 
         async def send(wire: bytes) -> None:
-            async with send_lock:
-                await stream.send_all(len(wire).to_bytes(2, "big") + wire)
-
-        try:
-            async with stream, trio.open_nursery() as queries:
-                with trio.CancelScope() as reading:
-                    self._readers.add(reading)
-                    if self._stop.is_set():
-                        reading.cancel()
+            """Write one reply, or close the connection if that fails or takes too long."""
+            async with conn.send_lock:
+                if conn.closed:
+                    return
+                # Shielded so that no cancel cuts a reply in half (the client would
+                # misread everything after it); the deadline still bounds it.
+                with trio.CancelScope(shield=True) as sending:
+                    sending.deadline = trio.current_time() + send_timeout
                     try:
-                        await self._read_queries(stream, client, send, slots, queries)
-                    finally:
-                        self._readers.discard(reading)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            log.debug("TCP connection from %s failed: %s", client, exc)
+                        await stream.send_all(len(wire).to_bytes(2, "big") + wire)
+                    except _PEER_ERRORS as exc:
+                        self.stats.send_errors += 1
+                        log.debug("cannot send a TCP reply to %s: %s", client, exc)
+                        self._close(conn, "peer_error")
+                        return
+            if sending.cancelled_caught:
+                log.debug("TCP client %s does not read its replies: closed", client)
+                self._close(conn, "send_timeout")
+            else:
+                conn.idle_since = trio.current_time()
+
+        frames = _Frames(stream)
+        reason: str | None = None
+        try:
+            with conn.scope:
+                async with stream, trio.open_nursery() as queries:
+                    lifetime = trio.current_time() + self.settings.tcp_lifetime
+                    with trio.CancelScope(deadline=lifetime) as reading:
+                        self._readers.add(reading)
+                        if self._stop.is_set():
+                            reading.cancel()
+                        try:
+                            await self._read_queries(frames, client, send, conn.slots, queries)
+                        finally:
+                            self._readers.discard(reading)
+                    # The replies under way are still sent (bounded by the resolver's
+                    # deadline and the send timeout); then the connection is closed.
+                    if reading.cancelled_caught:
+                        reason = None if self._stop.is_set() else "lifetime"
+                    elif not frames.closed:
+                        reason = "idle"
+                    elif frames.partial:
+                        reason = "mid_message"
+        except BaseException as exc:
+            if not caused_by_peer(exc):
+                raise
+            reason = "peer_error"
+            log.debug("TCP connection from %s failed: %s", client, first_error(exc))
         finally:
-            self._tcp_open -= 1
+            self._close(conn, reason)
 
     async def _read_queries(
         self,
-        stream: trio.SocketStream,
+        frames: _Frames,
         client: str,
         send: Callable[[bytes], Awaitable[None]],
         slots: trio.Semaphore,
         queries: trio.Nursery,
     ) -> None:
-        frames = _Frames(stream)
         handle = self._handle_logged if self.settings.query_log else self._handle
         while True:
             data = None
@@ -486,14 +651,21 @@ class Server:
     ) -> None:
         try:
             wire = await self._resolve(pending)
+        except BaseException as exc:
+            # Cancelled after shutdown began: by the end of the grace period, since
+            # a connection the server closes itself is marked closed first.
+            if _cancellation(exc) and self._stop.is_set():
+                # The grace period is over: SERVFAIL, not silence. `send` gives up
+                # at once if the connection is closed, and within its own timeout
+                # otherwise; the lock may be held by another reply, hence this one.
+                with trio.CancelScope(shield=True) as last:
+                    last.deadline = trio.current_time() + self.settings.tcp_send_timeout
+                    await send(self._shutdown_reply(pending))
+            raise
         finally:
             self._in_flight -= 1
             slots.release()
-        try:
-            await send(wire)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            self.stats.send_errors += 1
-            log.debug("cannot send a TCP reply to %s: %s", pending.client, exc)
+        await send(wire)
 
     # -- one query -------------------------------------------------------------------
 
@@ -544,7 +716,13 @@ class Server:
                 fast = self.stats.fast_path_by
                 fast[kind] = fast.get(kind, 0) + 1
                 return reply
-        result = self._slow_path(data, client, tcp, None if peek is None else peek[0])
+        try:
+            result = self._slow_path(data, client, tcp, None if peek is None else peek[0])
+        except Exception as exc:
+            self._bug(f"handling a query from {client}", exc)
+            result = None
+            if len(data) >= 12 and not data[2] & 0x80:
+                result = _error_reply(data, Rcode.SERVFAIL, None)
         if type(result) is bytes:
             self._count_reply(result)
         return result
@@ -726,9 +904,9 @@ class Server:
             answer = servfail(
                 question.name, question.rtype, question.rclass, EdeCode.OTHER, str(exc)
             )
-        except Exception:
-            # A bug, not the network: worth a traceback, but not the whole server.
-            log.exception("resolving %s %s failed", question.name, question.rtype.name)
+        except Exception as exc:
+            # A bug, not the network: one SERVFAIL and a log line, not the server.
+            self._bug(f"resolving {question.name} {question.rtype.name}", exc)
             answer = servfail(
                 question.name, question.rtype, question.rclass, EdeCode.OTHER, "internal error"
             )
@@ -741,25 +919,61 @@ class Server:
                 question.rtype.name,
                 answer.error.to_text() if answer.error else "",
             )
-        wire = self._answer_reply(pending, answer)
-        self._count_reply(wire)
+        wire = self._finish(pending, answer)
         stats.latency.observe(trio.current_time() - pending.started)
+        return wire
+
+    def _finish(self, pending: _Pending, answer: Answer, how: str | None = None) -> bytes:
+        """The reply to a resolved query, counted (and logged, if asked)."""
+        try:
+            wire = self._answer_reply(pending, answer)
+        except Exception as exc:
+            self._bug(f"answering {answer.qname} {answer.qtype.name}", exc)
+            query = pending.query
+            reply = query.make_response(Rcode.SERVFAIL, Flag.RA)
+            wire = self._encode(reply, query, pending.client, pending.limit)
+        self._count_reply(wire)
         if self.settings.query_log:
-            if answer.authoritative:
-                how = "local"
-            elif answer.from_cache:
-                how = "cache"
-            else:
-                how = "resolved"
+            if how is None:
+                how = (
+                    "local"
+                    if answer.authoritative
+                    else "cache"
+                    if answer.from_cache
+                    else "resolved"
+                )
             _log_query(
                 pending.client,
                 pending.tcp,
-                f"{question.name} {question.rtype.name}",
+                f"{answer.qname} {answer.qtype.name}",
                 wire[3] & 0x0F,
                 how,
                 pending.started,
             )
         return wire
+
+    def _shutdown_reply(self, pending: _Pending) -> bytes:
+        """SERVFAIL for a query still unanswered when the grace period ends."""
+        question = pending.query.question[0]
+        answer = servfail(
+            question.name, question.rtype, question.rclass, EdeCode.OTHER, "shutting down"
+        )
+        return self._finish(pending, answer, "shutdown")
+
+    def _bug(self, what: str, exc: Exception) -> None:
+        """Count a bug met while answering one query, and log it in one line: the 1st,
+        2nd, 4th, 8th... time only, so that no client can flood the log with it. The
+        traceback is there at debug level."""
+        self.stats.internal_errors += 1
+        count = self.stats.internal_errors
+        if count & (count - 1) == 0:
+            log.error(
+                "internal error %s (%d so far): %r",
+                what,
+                count,
+                exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
 
     # -- RD=0: the cache alone -------------------------------------------------------
 
