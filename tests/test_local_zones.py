@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from trio_dns import Rcode, RRType
-from trio_dns._resolver import Resolver
+from trio_dns._resolver import Resolver, ResolverSettings
 from trio_dns.testing import Sandbox, Zone, build_sandbox
 
 HOME = """
@@ -97,3 +97,77 @@ async def test_cache_only_lookups_see_local_zones(autojump_clock: trio.abc.Clock
     _, resolver = setup()
     answer = resolver.cached("router.home.arpa", "A")
     assert answer is not None and texts(answer.records) == ["192.168.1.1"]
+
+
+# -- a local zone is the one source for its names ------------------------------------
+
+LAB = """
+$ORIGIN lab.home.arpa.
+$TTL 300
+@    SOA ns hostmaster 1 3600 600 86400 60
+@    NS  ns
+ns   A   192.0.2.77
+www  A   10.7.7.7
+"""
+
+DELEGATING = HOME + "lab NS ns.lab\nns.lab A 192.0.2.77\n"
+
+
+async def test_a_delegation_inside_a_local_zone_leads_to_its_servers(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox = build_sandbox()
+    sandbox.network.add_server(["192.0.2.77"], [LAB])
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        local_zones=[Zone.from_text(DELEGATING)],
+        # Even with a forwarder for everything else.
+        settings=ResolverSettings(forwarders=(("192.0.2.53", 53),)),
+    )
+    answer = await resolver.resolve("www.lab.home.arpa", "A")
+    assert answer.rcode == Rcode.NOERROR and texts(answer.records) == ["10.7.7.7"]
+    assert not answer.authoritative  # it came from the lab's server, not the local zone
+    # Neither the root nor the forwarder heard the private name.
+    assert {e.server[0] for e in sandbox.network.exchanges} == {"192.0.2.77"}
+
+
+async def test_the_root_does_not_speak_for_a_local_zones_names(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    from trio_dns.testing._sandbox import ROOT_ZONE, SANDBOX_ZONE
+
+    # A root that names com's server inside home.arpa and gives it a bad address.
+    root = ROOT_ZONE.replace(
+        "com.                NS ns1.nic.com.\ncom.                NS ns2.nic.com.",
+        "com. NS ns.home.arpa.\nns.home.arpa. A 203.0.113.66",
+    )
+    assert root != ROOT_ZONE
+    sandbox = build_sandbox()
+    for host in ("192.0.2.1", "192.0.2.2"):
+        old = sandbox.network.server_at(host)
+        assert old is not None
+        sandbox.network.remove(old)
+        sandbox.network.add_server([host], [root, SANDBOX_ZONE])
+    home = Zone.from_text(HOME + "ns A 192.0.2.10\n")  # where com's server really is
+    resolver = Resolver(
+        root_hints=sandbox.root_hints, transport=sandbox.network, local_zones=[home]
+    )
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer.records) == ["198.51.100.80"]
+    assert not sandbox.network.queries_to("203.0.113.66")
+
+
+async def test_a_long_local_chain_is_followed_to_its_end(autojump_clock: trio.abc.Clock) -> None:
+    # Longer than one answer of the local zone goes (trio_dns._authority.MAX_CHAIN).
+    links = "".join(f"c{i} CNAME c{i + 1}\n" for i in range(11))
+    sandbox = build_sandbox()
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        local_zones=[Zone.from_text(HOME + links + "c11 A 192.168.1.11\n")],
+    )
+    answer = await resolver.resolve("c0.home.arpa", "A")
+    assert answer.rcode == Rcode.NOERROR and answer.authoritative
+    assert texts(answer.rrset()) == ["192.168.1.11"]
+    assert len(answer.records) == 12 and sandbox.network.exchanges == ()

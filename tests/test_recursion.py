@@ -283,3 +283,131 @@ def test_dnssec_records_out_of_bailiwick_are_dropped() -> None:
     # Asked as if the server were authoritative for a zone below the records.
     result = classify_reply(message, n("nope.example.com"), RRType.A, n("nope.example.com"))
     assert not result.proof and not result.rrsigs
+
+
+# -- bailiwick, ranks and chains (issue 11) ------------------------------------------------
+
+
+def test_a_chain_cut_short_is_followed_from_its_last_target() -> None:
+    # Knot stops after five links: the reply ends at a CNAME whose target has
+    # neither data nor an SOA. That is no NODATA; the target must be asked.
+    chain = [f"c{i}.example.com. 300 IN CNAME c{i + 1}.example.com." for i in range(5)]
+    message = reply("c0.example.com", "A", answer=chain)
+    result = classify_reply(message, n("c0.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.CNAME and result.target == n("c5.example.com")
+    assert len(result.chain) == 5 and result.reason == "chain cut short"
+    # With the SOA, it is the target's NODATA.
+    nodata = reply(
+        "c0.example.com",
+        "A",
+        answer=chain,
+        authority=["example.com. 300 IN SOA ns hostmaster 1 7200 900 1209600 300"],
+    )
+    result = classify_reply(nodata, n("c0.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.NODATA and result.target == n("c5.example.com")
+
+
+def test_an_in_zone_chain_into_a_delegation_is_a_referral_despite_aa() -> None:
+    message = reply(
+        "www.example.com",
+        "A",
+        answer=["www.example.com. 300 IN CNAME www.sub.example.com."],
+        authority=["sub.example.com. 300 IN NS ns.sub.example.com."],
+        additional=["ns.sub.example.com. 300 IN A 192.0.2.7"],
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.REFERRAL and result.referral is not None
+    assert result.referral.zone == n("sub.example.com") and len(result.referral.glue) == 1
+    assert result.target == n("www.sub.example.com")
+
+
+def test_excluded_zones_are_outside_the_bailiwick() -> None:
+    # A server of the root (or a global forwarder) about a name whose chain runs
+    # into a zone with a source of its own (a forwarded or local zone).
+    message = reply(
+        "www.example.com",
+        "A",
+        answer=[
+            "www.example.com. 300 IN CNAME nas.home.arpa.",
+            "nas.home.arpa. 300 IN A 203.0.113.66",
+        ],
+    )
+    result = classify_reply(
+        message, n("www.example.com"), RRType.A, n("."), exclude=(n("home.arpa"),)
+    )
+    assert result.outcome == Outcome.CNAME and result.target == n("nas.home.arpa")
+    assert [rs[0].rtype for rs, _ in result.to_cache] == [RRType.CNAME]
+    # The excluded zone itself is not excluded for its own servers.
+    inside = classify_reply(
+        message, n("nas.home.arpa"), RRType.A, n("home.arpa"), exclude=(n("home.arpa"),)
+    )
+    assert inside.outcome == Outcome.ANSWER
+
+
+def test_a_forwarder_never_ranks_as_authoritative() -> None:
+    message = reply(
+        "www.corp",
+        "A",
+        aa=True,
+        answer=["www.corp. 300 IN A 10.0.0.1"],
+        authority=["corp. 300 IN NS ns.corp."],
+        additional=["ns.corp. 300 IN A 10.0.0.53"],
+    )
+    result = classify_reply(message, n("www.corp"), RRType.A, n("corp"), authoritative=False)
+    ranks = {(str(rs[0].name), rs[0].rtype): rank for rs, rank in result.to_cache}
+    assert ranks == {
+        ("www.corp.", RRType.A): Rank.ANSWER,
+        ("corp.", RRType.NS): Rank.AUTHORITY,
+        ("ns.corp.", RRType.A): Rank.ADDITIONAL,
+    }
+    assert result.rank == Rank.ANSWER
+    nx = reply(
+        "nope.corp",
+        "A",
+        rcode=Rcode.NXDOMAIN,
+        authority=["corp. 300 IN SOA ns hostmaster 1 7200 900 1209600 300"],
+    )
+    assert classify_reply(nx, n("nope.corp"), RRType.A, n("corp"), authoritative=False).rank == (
+        Rank.ANSWER
+    )
+
+
+def test_any_answers_are_cached_one_rrset_per_type() -> None:
+    message = reply(
+        "example.com",
+        "ANY",
+        answer=[
+            "example.com. 300 IN A 192.0.2.1",
+            "example.com. 300 IN MX 10 mail.example.com.",
+            "example.com. 300 IN A 192.0.2.2",
+            "example.com. 300 IN TXT hello",
+            "example.com. 300 IN RRSIG A 13 2 300 20300101000000 20200101000000 1 example.com. AAAA",
+        ],
+    )
+    result = classify_reply(message, n("example.com"), RRType.ANY, n("example.com"))
+    assert result.outcome == Outcome.ANSWER
+    sets = {rs[0].rtype: len(rs) for rs, _ in result.to_cache}
+    assert sets == {RRType.A: 2, RRType.MX: 1, RRType.TXT: 1}
+    assert all(r.rtype != RRType.RRSIG for r in result.answer)
+    a_set = next(rs for rs, _ in result.to_cache if rs[0].rtype == RRType.A)
+    assert len(result.rrsigs_for(a_set)) == 1
+
+
+def test_an_ns_answer_brings_its_in_bailiwick_glue() -> None:
+    # What priming needs (RFC 8109 section 3): the root's servers' addresses.
+    message = reply(
+        ".",
+        "NS",
+        answer=[". 518400 IN NS x.root.test.", ". 518400 IN NS y.elsewhere."],
+        additional=[
+            "x.root.test. 518400 IN A 192.0.2.1",
+            "y.elsewhere. 518400 IN A 192.0.2.2",
+            "www.example.com. 518400 IN A 203.0.113.66",
+        ],
+    )
+    result = classify_reply(message, n("."), RRType.NS, n("."), exclude=(n("elsewhere"),))
+    cached = {(rs[0].name, rs[0].rtype): rank for rs, rank in result.to_cache}
+    assert cached == {
+        (n("."), RRType.NS): Rank.AUTH_ANSWER,
+        (n("x.root.test"), RRType.A): Rank.ADDITIONAL,
+    }

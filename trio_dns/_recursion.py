@@ -6,21 +6,32 @@ reply it is and which of its records may be believed:
 
 - only records inside the bailiwick of `zone` are considered at all, so a server
   for `example.com` cannot plant data for `bank.test` (compared label by label);
+  the zones in `exclude` (a forwarded or local zone below `zone`, which has a
+  source of its own) are outside it too. The rule is the same for every source:
+  a zone's servers, a forwarder (its forwarded zone; the root for a global
+  forwarder), a local zone, and the root servers asked by priming;
 - the answer section is read as a chain from qname through in-zone CNAMEs (and
   DNAMEs, from which the CNAME is synthesised here rather than trusted) to the
   data; a chain that leaves the zone ends the reply's usefulness there;
 - a referral is an NS set in the authority section strictly below `zone` and above
   the name, without AA; its glue is only A/AAAA records for its NS names that lie
   inside `zone`;
-- NXDOMAIN and NODATA carry the zone's SOA for negative caching (RFC 2308);
+- NXDOMAIN and NODATA carry the zone's SOA for negative caching (RFC 2308); a
+  chain that stops inside the zone with neither data nor SOA was cut short by
+  the server (Knot stops after five links), so it is followed from its last
+  target rather than taken for NODATA;
 - REFUSED, a non-authoritative answer, or a referral sideways or upwards means the
   server is lame for this zone; SERVFAIL and friends are server errors.
 
-The result lists the RRsets worth caching with their RFC 2181 trust rank. For
-DNSSEC it also keeps, from inside the bailiwick, the RRSIGs of the reply (the
-caller attaches to each RRset the ones covering it), the DS set of a referral,
-and the NSEC/NSEC3 records that prove a denial, a wildcard answer or an
-unsigned delegation, with their RRSIGs and the SOA's (`proof`).
+The result lists the RRsets worth caching with their RFC 2181 trust rank;
+whatever a forwarder says ranks as non-authoritative data (RFC 2181 section
+5.4.1: a recursive server's reply carries no authority, AA or not), so an
+authoritative answer always replaces it. An ANY answer is one RRset per type,
+each cached on its own. For DNSSEC it also keeps, from inside the bailiwick,
+the RRSIGs of the reply (the caller attaches to each RRset the ones covering
+it), the DS set of a referral, and the NSEC/NSEC3 records that prove a denial,
+a wildcard answer or an unsigned delegation, with their RRSIGs and the SOA's
+(`proof`).
 """
 
 from __future__ import annotations
@@ -77,6 +88,9 @@ class Classification:
     rrsigs: tuple[Record, ...] = ()
     # NSEC/NSEC3 records of the authority section, the RRSIGs over them and the SOA's.
     proof: tuple[Record, ...] = ()
+    # The rank of what the reply says about the name itself (its data, or its
+    # absence): AUTH_ANSWER from an authoritative server that set AA, else ANSWER.
+    rank: Rank = Rank.AUTH_ANSWER
 
     def rrsigs_for(self, rrset: tuple[Record, ...]) -> tuple[Record, ...]:
         """The RRSIGs of the reply that cover this RRset."""
@@ -123,26 +137,49 @@ def _synthesise_from_dname(dname: Record, name: Name) -> Record | None:
     return Record(name, RRType.CNAME, dname.rclass, dname.ttl, CNAME(target))
 
 
+class _Bailiwick:
+    """Which owner names a reply from a server of `zone` may speak for."""
+
+    __slots__ = ("exclude", "zone")
+
+    def __init__(self, zone: Name, exclude: Sequence[Name]) -> None:
+        self.zone = zone
+        # Only the zones strictly below `zone` matter; the rest are outside anyway.
+        self.exclude = tuple(x for x in exclude if x != zone and x.is_subdomain(zone))
+
+    def __contains__(self, name: Name) -> bool:
+        if not name.is_subdomain(self.zone):
+            return False
+        return not self.exclude or not any(name.is_subdomain(x) for x in self.exclude)
+
+
 def classify_reply(
-    reply: Message, qname: Name, qtype: RRType, zone: Name, *, authoritative: bool = True
+    reply: Message,
+    qname: Name,
+    qtype: RRType,
+    zone: Name,
+    *,
+    authoritative: bool = True,
+    exclude: Sequence[Name] = (),
 ) -> Classification:
     """Classify a reply from a server for `zone` to the question (qname, qtype).
 
     With `authoritative=False` (forwarding to a recursive resolver) answers without
-    AA are accepted and there are no referrals to follow.
+    AA are accepted, there are no referrals to follow, and nothing the reply says
+    ranks above non-authoritative data. Names at or below a zone of `exclude` are
+    outside the server's bailiwick, like names outside `zone`.
     """
-    result = _classify(reply, qname, qtype, zone, authoritative)
+    bailiwick = _Bailiwick(zone, exclude)
+    result = _classify(reply, qname, qtype, bailiwick, authoritative)
     if result.outcome in (Outcome.LAME, Outcome.SERVER_ERROR):
         return result
     rrsigs = tuple(
         r
         for r in (*reply.answer, *reply.authority)
-        if r.rtype == RRType.RRSIG and r.name.is_subdomain(zone)
+        if r.rtype == RRType.RRSIG and r.name in bailiwick
     )
     denial = tuple(
-        r
-        for r in reply.authority
-        if r.rtype in (RRType.NSEC, RRType.NSEC3) and r.name.is_subdomain(zone)
+        r for r in reply.authority if r.rtype in (RRType.NSEC, RRType.NSEC3) and r.name in bailiwick
     )
     proof = list(denial)
     for nsec in _rrsets(denial).values():
@@ -155,7 +192,7 @@ def classify_reply(
         # for validating the child, which will need it next.
         cut = result.referral.zone
         ds = tuple(r for r in reply.authority if r.rtype == RRType.DS and r.name == cut)
-        if ds and cut.is_subdomain(zone) and cut != zone:
+        if ds and cut in bailiwick and cut != zone:
             to_cache = (*to_cache, (ds, Rank.AUTHORITY))
     if not rrsigs and not proof and to_cache is result.to_cache:
         return result  # an unsigned reply: nothing to add, no copy to make
@@ -163,23 +200,23 @@ def classify_reply(
 
 
 def _classify(
-    reply: Message, qname: Name, qtype: RRType, zone: Name, authoritative: bool
+    reply: Message, qname: Name, qtype: RRType, bailiwick: _Bailiwick, authoritative: bool
 ) -> Classification:
+    zone = bailiwick.zone
     rcode = reply.rcode
     if rcode in (Rcode.REFUSED, Rcode.NOTAUTH):
         return Classification(Outcome.LAME, reason=f"{rcode.name} for {zone}")
     if rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN):
         return Classification(Outcome.SERVER_ERROR, reason=f"server answered {rcode.name}")
 
-    def inside(record: Record) -> bool:
-        return record.name.is_subdomain(zone)
-
     aa = Flag.AA in reply.flags
-    answer_sets = _rrsets(r for r in reply.answer if inside(r))
-    authority = [r for r in reply.authority if inside(r)]
-    dnames = [r for r in reply.answer if r.rtype == RRType.DNAME and inside(r)]
-    answer_rank = Rank.AUTH_ANSWER if aa else Rank.ANSWER
-    # A recursive upstream (forwarding) answers without AA; that is its nature.
+    answer_sets = _rrsets(r for r in reply.answer if r.name in bailiwick)
+    authority = [r for r in reply.authority if r.name in bailiwick]
+    dnames = [r for r in reply.answer if r.rtype == RRType.DNAME and r.name in bailiwick]
+    # A recursive upstream's word is never authoritative data, whatever its flags
+    # say: an authoritative answer must be able to replace it.
+    answer_rank = Rank.AUTH_ANSWER if aa and authoritative else Rank.ANSWER
+    # A recursive upstream answers without AA; that is its nature.
     aa = aa or not authoritative
     to_cache: list[tuple[tuple[Record, ...], Rank]] = []
 
@@ -189,7 +226,14 @@ def _classify(
     data: list[Record] | None = None
     for _ in range(MAX_CHAIN_IN_REPLY):
         if qtype == RRType.ANY:
-            found = [r for (name, _t), rs in answer_sets.items() if name == current for r in rs]
+            # Every type at the name (a CNAME too: ANY does not follow one); the
+            # RRSIGs ride with the sets they cover, as for any other answer.
+            found = [
+                r
+                for (name, rtype), rs in answer_sets.items()
+                if name == current and rtype != RRType.RRSIG
+                for r in rs
+            ]
             data = found or None
         else:
             data = answer_sets.get((current, qtype))
@@ -219,10 +263,15 @@ def _classify(
         if current in seen:
             # A loop: hand the chain up; the resolver sees it come round and fails.
             return Classification(
-                Outcome.CNAME, tuple(chain), current, to_cache=tuple(to_cache), reason="CNAME loop"
+                Outcome.CNAME,
+                tuple(chain),
+                current,
+                to_cache=tuple(to_cache),
+                reason="CNAME loop",
+                rank=answer_rank,
             )
         seen.add(current)
-        if not current.is_subdomain(zone):
+        if current not in bailiwick:
             # Whatever the server says about the target is out of its bailiwick.
             return Classification(
                 Outcome.CNAME,
@@ -230,6 +279,7 @@ def _classify(
                 current,
                 to_cache=tuple(to_cache),
                 reason="chain leaves zone",
+                rank=answer_rank,
             )
     else:
         return Classification(Outcome.SERVER_ERROR, reason="CNAME chain too long in one reply")
@@ -237,10 +287,12 @@ def _classify(
     if data:
         if not aa:
             return Classification(Outcome.LAME, reason=f"non-authoritative answer for {zone}")
-        to_cache.append((tuple(data), answer_rank))
-        to_cache.extend(_authority_ns(authority, zone, reply))
+        to_cache.extend(_rrsets_with_rank(data, answer_rank))
+        to_cache.extend(_authority_ns(authority, bailiwick, reply, authoritative))
+        if qtype == RRType.NS:
+            to_cache.extend(_rrsets_with_rank(_glue(data, bailiwick, reply), Rank.ADDITIONAL))
         return Classification(
-            Outcome.ANSWER, tuple(chain + data), current, to_cache=tuple(to_cache)
+            Outcome.ANSWER, tuple(chain + data), current, to_cache=tuple(to_cache), rank=answer_rank
         )
 
     soa = next(
@@ -250,11 +302,13 @@ def _classify(
         if not aa and soa is None:
             return Classification(Outcome.LAME, reason="non-authoritative NXDOMAIN")
         return Classification(
-            Outcome.NXDOMAIN, tuple(chain), current, soa, to_cache=tuple(to_cache)
+            Outcome.NXDOMAIN, tuple(chain), current, soa, to_cache=tuple(to_cache), rank=answer_rank
         )
 
-    if authoritative and Flag.AA not in reply.flags:
-        referral = _referral(reply, authority, current, zone)
+    # A referral has AA clear, unless it follows an in-zone chain, which the
+    # server answered with authority before it reached the zone cut.
+    if authoritative and (Flag.AA not in reply.flags or chain):
+        referral = _referral(authority, current, bailiwick, reply)
         if referral is not None:
             to_cache.append((referral.ns, Rank.AUTHORITY))
             to_cache.extend(_rrsets_with_rank(referral.glue, Rank.ADDITIONAL))
@@ -264,50 +318,67 @@ def _classify(
                 current,
                 referral=referral,
                 to_cache=tuple(to_cache),
+                rank=answer_rank,
             )
-    if aa or soa is not None:
-        return Classification(Outcome.NODATA, tuple(chain), current, soa, to_cache=tuple(to_cache))
+    if soa is not None or (aa and not chain):
+        return Classification(
+            Outcome.NODATA, tuple(chain), current, soa, to_cache=tuple(to_cache), rank=answer_rank
+        )
     if chain:
-        return Classification(Outcome.CNAME, tuple(chain), current, to_cache=tuple(to_cache))
+        # Neither data nor SOA at the end of the chain: the server stopped
+        # following it (or cannot, the target being delegated further down), and
+        # said nothing about the target; ask about the target itself.
+        reason = "chain cut short" if aa else ""
+        return Classification(
+            Outcome.CNAME,
+            tuple(chain),
+            current,
+            to_cache=tuple(to_cache),
+            reason=reason,
+            rank=answer_rank,
+        )
     if any(r.rtype == RRType.NS for r in reply.authority):
         return Classification(Outcome.LAME, reason=f"referral upwards or sideways from {zone}")
     return Classification(Outcome.LAME, reason=f"non-authoritative empty answer for {zone}")
 
 
-def _referral(reply: Message, authority: list[Record], name: Name, zone: Name) -> Referral | None:
+def _referral(
+    authority: list[Record], name: Name, bailiwick: _Bailiwick, reply: Message
+) -> Referral | None:
     ns = [
         r
         for r in authority
-        if r.rtype == RRType.NS and r.name != zone and name.is_subdomain(r.name)
+        if r.rtype == RRType.NS and r.name != bailiwick.zone and name.is_subdomain(r.name)
     ]
     if not ns:
         return None
     # One delegation only: the deepest cut named (servers send just one).
     cut = max((r.name for r in ns), key=len)
     ns = [r for r in ns if r.name == cut]
+    return Referral(cut, tuple(ns), tuple(_glue(ns, bailiwick, reply)))
+
+
+def _glue(ns: Iterable[Record], bailiwick: _Bailiwick, reply: Message) -> list[Record]:
+    """The addresses in the additional section for these NS records' names, from
+    inside the bailiwick."""
     names = {r.rdata.target for r in ns if isinstance(r.rdata, NS)}
-    glue = tuple(
+    return [
         r
         for r in reply.additional
-        if r.rtype in (RRType.A, RRType.AAAA) and r.name in names and r.name.is_subdomain(zone)
-    )
-    return Referral(cut, tuple(ns), glue)
+        if r.rtype in (RRType.A, RRType.AAAA) and r.name in names and r.name in bailiwick
+    ]
 
 
 def _authority_ns(
-    authority: list[Record], zone: Name, reply: Message
+    authority: list[Record], bailiwick: _Bailiwick, reply: Message, authoritative: bool
 ) -> list[tuple[tuple[Record, ...], Rank]]:
     """The zone's own NS set that authoritative answers often carry, and its glue."""
-    ns = tuple(r for r in authority if r.rtype == RRType.NS and r.name == zone)
+    ns = tuple(r for r in authority if r.rtype == RRType.NS and r.name == bailiwick.zone)
     if not ns:
         return []
-    names = {r.rdata.target for r in ns if isinstance(r.rdata, NS)}
-    glue = [
-        r
-        for r in reply.additional
-        if r.rtype in (RRType.A, RRType.AAAA) and r.name in names and r.name.is_subdomain(zone)
-    ]
-    return [(ns, Rank.AUTH_AUTHORITY), *_rrsets_with_rank(glue, Rank.ADDITIONAL)]
+    rank = Rank.AUTH_AUTHORITY if authoritative else Rank.AUTHORITY
+    glue = _glue(ns, bailiwick, reply)
+    return [(ns, rank), *_rrsets_with_rank(glue, Rank.ADDITIONAL)]
 
 
 def _rrsets_with_rank(

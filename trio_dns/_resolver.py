@@ -50,15 +50,29 @@ from ._recursion import Classification, Outcome, classify_reply, covering
 from ._servers import ServerSelection
 from ._transport import Address, SocketTransport, Transport, normalize_address
 from ._validation import BOGUS_TTL, Validator, Verdict
-from ._wire.edns import Edns
+from ._wire.edns import Edns, ExtendedError
 from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from ._wire.message import Message, Record
 from ._wire.name import ROOT, Name
 from ._wire.rdtypes.address import AAAA, A
 from ._wire.rdtypes.single_name import CNAME, NS
 
-# Types a client may not ask a recursive resolver for.
-_REFUSED_TYPES = frozenset({RRType.OPT, RRType.AXFR, RRType.IXFR, RRType.TSIG, RRType.TKEY})
+# Types a client may not ask a recursive resolver for: the meta-types (OPT, zone
+# transfers, TSIG, TKEY, MAILA, MAILB and the unassigned 128..248), ANY aside.
+_REFUSED_TYPES = frozenset(
+    RRType(t) for t in (RRType.OPT, *range(128, 256)) if RRType(t) != RRType.ANY
+)
+# What an ANY question is answered with from the cache, as Unbound does (RFC 8482
+# section 4.2: a subset will do); a CNAME too, for at an alias it is all there is.
+_ANY_FROM_CACHE = (
+    RRType.A,
+    RRType.AAAA,
+    RRType.MX,
+    RRType.SOA,
+    RRType.NS,
+    RRType.DNAME,
+    RRType.CNAME,
+)
 MAX_MINIMISE_COUNT = 10  # RFC 9156 section 2.3: then stop minimising
 
 
@@ -68,7 +82,9 @@ class ResolverSettings:
     use_ipv4: bool = True
     use_ipv6: bool = True
     deadline: float = 10.0  # seconds for one client question, start to finish
-    max_queries: int = 100  # upstream queries per client question
+    # Upstream queries per client question, its sub-lookups included (Unbound's
+    # max-sent-count is 32 too).
+    max_queries: int = 32
     max_referrals: int = 30
     max_chain: int = 12  # CNAME/DNAME links followed
     max_glueless_per_delegation: int = 4  # NS names resolved for one zone cut
@@ -89,6 +105,10 @@ class ResolverSettings:
     # Negative trust anchors (RFC 7646): subtrees treated as insecure.
     insecure_domains: tuple[Name, ...] = ()
     nsec3_max_iterations: int = 150  # RFC 9276: above this, NSEC3 proofs are insecure
+    # ANY questions: False answers what the cache holds of the common types, or
+    # else asks upstream (Unbound's default); True answers NOTIMP at once
+    # (Unbound's deny-any).
+    deny_any: bool = False
 
 
 @attrs.define
@@ -261,6 +281,8 @@ class Resolver:
         if rtype in _REFUSED_TYPES:
             raise UnknownType(f"{rtype.name} cannot be resolved recursively")
         self.stats.questions += 1
+        if rtype == RRType.ANY and self.settings.deny_any:
+            return _denied_any(qname, rclass)
         if cd:
             # Rare, and not to be answered by a validating flight (nor to answer one).
             return await self._resolve_with_deadline(qname, rtype, rclass, trace, cd=True)
@@ -296,6 +318,8 @@ class Resolver:
         qname = Name.make(name)
         rtype = RRType.make(qtype)
         rclass = RRClass.make(qclass)
+        if rtype == RRType.ANY and self.settings.deny_any:
+            return _denied_any(qname, rclass)
         work = _Work(self.settings, trio.current_time(), None)
         chain: list[Record] = []
         sigs: list[Record] = []
@@ -404,6 +428,8 @@ class Resolver:
         soa = answer.soa
         if verdict.validation is Validation.BOGUS and soa is not None:
             soa = attrs.evolve(soa, ttl=min(soa.ttl, BOGUS_TTL))
+        # A forwarder's word stays non-authoritative, validated or not.
+        forwarded = self._upstreams_for(name) is not None
         self.cache.put_negative(
             name,
             rtype,
@@ -412,6 +438,7 @@ class Resolver:
             trio.current_time(),
             kind=kind,
             proof=answer.proof,
+            rank=Rank.ANSWER if forwarded else Rank.AUTH_ANSWER,
             validation=verdict.validation,
         )
 
@@ -513,7 +540,7 @@ class Resolver:
             if upstreams is None:
                 step = await self._iterate(current, qtype, qclass, work, path)
             else:
-                step = await self._forward(current, qtype, qclass, work, upstreams)
+                step = await self._forward(current, qtype, qclass, work, *upstreams)
             result = step.result
             chain.extend(result.answer if result.outcome != Outcome.ANSWER else result.chain)
             sigs.extend(_signatures(result.answer, result.rrsigs))
@@ -547,6 +574,7 @@ class Resolver:
                 if negative_rcode == Rcode.NXDOMAIN
                 else NegativeKind.NODATA,
                 proof=result.proof,
+                rank=result.rank,
             )
             return Answer(
                 qname,
@@ -613,7 +641,11 @@ class Resolver:
             )
         if result.outcome == Outcome.CNAME:
             return result
-        # A delegation inside a local zone: the usual resolution finds it.
+        if result.outcome == Outcome.REFERRAL:
+            # A delegation inside a local zone: the zone's word for where the
+            # names below the cut are, so iteration starts there (not at the
+            # root, which must neither hear private names nor answer for them).
+            self._store(result)
         return None
 
     def _from_cache(
@@ -630,6 +662,8 @@ class Resolver:
         The RRSIGs of a cached CNAME are added to `sigs`."""
         sigs = [] if sigs is None else sigs
         now = trio.current_time()
+        if qtype == RRType.ANY:
+            return self._any_from_cache(qname, current, qclass, chain, work, sigs)
         hit = self.cache.get_rrset(current, qtype, qclass, now, min_rank=Rank.ANSWER)
         if hit is not None:
             work.note(TraceEvent(work.elapsed(), "cache", current, qtype, outcome="answer"))
@@ -673,20 +707,93 @@ class Resolver:
             )
         return None
 
-    # -- iteration ---------------------------------------------------------------
+    def _any_from_cache(
+        self,
+        qname: Name,
+        current: Name,
+        qclass: RRClass,
+        chain: list[Record],
+        work: _Work,
+        sigs: list[Record],
+    ) -> Answer | None:
+        """An ANY question answered from the cache: the answer-section RRsets of
+        the common types at the name, if there are any (as Unbound does), or a
+        cached negative answer; None sends it upstream."""
+        now = trio.current_time()
+        records: list[Record] = []
+        rrsigs: list[Record] = list(sigs)
+        ttl: int | None = None
+        for rtype in _ANY_FROM_CACHE:
+            hit = self.cache.get_rrset(current, rtype, qclass, now, min_rank=Rank.ANSWER)
+            if hit is not None:
+                records.extend(hit.records)
+                rrsigs.extend(hit.rrsigs)
+                ttl = hit.ttl if ttl is None else min(ttl, hit.ttl)
+        if ttl is not None:
+            work.note(TraceEvent(work.elapsed(), "cache", current, RRType.ANY, outcome="answer"))
+            self.stats.cache_answers += 1
+            return Answer(
+                qname,
+                RRType.ANY,
+                qclass,
+                Rcode.NOERROR,
+                (*chain, *records),
+                ttl=ttl,
+                from_cache=True,
+                rrsigs=tuple(rrsigs),
+            )
+        negative = self.cache.get_negative(current, RRType.ANY, qclass, now)
+        if negative is None:
+            return None
+        work.note(
+            TraceEvent(work.elapsed(), "cache", current, RRType.ANY, outcome=negative.kind.name)
+        )
+        self.stats.cache_answers += 1
+        rcode = Rcode.NXDOMAIN if negative.kind == NegativeKind.NXDOMAIN else Rcode.NOERROR
+        return Answer(
+            qname,
+            RRType.ANY,
+            qclass,
+            rcode,
+            tuple(chain),
+            soa=negative.soa,
+            ttl=negative.ttl,
+            from_cache=True,
+            rrsigs=tuple(sigs),
+            proof=negative.proof,
+        )
+
+    # -- bailiwick: which source speaks for which names ----------------------------
+
+    def _exclusions(self, zone: Name) -> tuple[Name, ...]:
+        """The zones below `zone` that have a source of their own (a forwarder, a
+        local zone): a server of `zone` does not speak for them."""
+        if not self.settings.forward_zones and not self.local_zones:
+            return ()
+        own = (
+            *(forwarded for forwarded, _ in self.settings.forward_zones),
+            *(local.origin for local in self.local_zones),
+        )
+        return tuple(x for x in own if x != zone and x.is_subdomain(zone))
 
     # -- forwarding --------------------------------------------------------------
 
-    def _upstreams_for(self, qname: Name) -> tuple[Address, ...] | None:
-        """The upstream resolvers for this name, if it is forwarded rather than iterated:
-        those of the deepest forward zone above it, else the global forwarders."""
+    def _upstreams_for(self, qname: Name) -> tuple[Name, tuple[Address, ...]] | None:
+        """The zone forwarded and its upstream resolvers, if this name is forwarded
+        rather than iterated: the deepest forward zone above it, else the global
+        forwarders (whose zone is the root). A name this far inside a local zone
+        lies below one of its delegations, which iteration follows, unless a
+        forward zone below the local zone is deeper still."""
         best: tuple[Name, tuple[Address, ...]] | None = None
         for zone, addresses in self.settings.forward_zones:
             if qname.is_subdomain(zone) and (best is None or len(zone) > len(best[0])):
                 best = (zone, addresses)
+        depth = -1 if best is None else len(best[0])
+        if any(len(z.origin) > depth and qname.is_subdomain(z.origin) for z in self.local_zones):
+            return None
         if best is not None:
-            return best[1]
-        return self.settings.forwarders or None
+            return best
+        return (ROOT, self.settings.forwarders) if self.settings.forwarders else None
 
     async def _forward(
         self,
@@ -694,16 +801,19 @@ class Resolver:
         qtype: RRType,
         qclass: RRClass,
         work: _Work,
+        zone: Name,
         upstreams: tuple[Address, ...],
     ) -> _Step:
         """Ask upstream resolvers (RD set) instead of iterating: the same race,
-        timeouts and retries, but their answers are taken whole, without AA."""
+        timeouts and retries, but their answers are taken without AA, ranked below
+        authoritative data, and only inside the forwarded `zone` (what they say
+        of other names, a chain's target or a root NS set, they were not asked)."""
         errors: list[tuple[object, BaseException]] = []
         for _ in range(self.settings.rounds):
             candidates = self.servers.rank(list(upstreams), trio.current_time())
             try:
                 result = await self._race(
-                    ROOT, candidates, qname, qtype, qclass, work, forward=True
+                    zone, candidates, qname, qtype, qclass, work, forward=True
                 )
             except RaceFailed as exc:
                 errors.extend(exc.errors)
@@ -918,6 +1028,18 @@ class Resolver:
                 continue  # already being resolved further up this chain: a cycle
             wanted.append(name)
         wanted = wanted[: self.settings.max_glueless_per_delegation]
+        own = self._exclusions(zone)
+        if own:
+            # A name in a zone below with a source of its own (a forwarder, a local
+            # zone) is not this zone's to tell, and asking that source cannot loop.
+            wanted += [
+                name
+                for name in names
+                if any(name.is_subdomain(x) for x in own)
+                and not any(name == asked for asked, _ in path)
+                and name not in wanted
+            ]
+            wanted = wanted[: self.settings.max_glueless_per_delegation]
         found: list[Address] = []
 
         async def lookup(name: Name, rtype: RRType) -> None:
@@ -962,6 +1084,7 @@ class Resolver:
     ) -> Classification:
         zone_key = zone.canonical_wire()
         usable = [a for a in candidates if not self.servers.is_lame(a, zone_key)] or candidates
+        exclude = self._exclusions(zone)
 
         async def attempt(address: Address) -> Classification:
             work.spend_query()
@@ -1006,7 +1129,9 @@ class Resolver:
                 )
                 raise trio.TooSlowError
             rtt = trio.current_time() - started
-            result = classify_reply(reply, qname, qtype, zone, authoritative=not forward)
+            result = classify_reply(
+                reply, qname, qtype, zone, authoritative=not forward, exclude=exclude
+            )
             if forward and Flag.RA not in reply.flags and Flag.AA not in reply.flags:
                 # Neither recursion nor authority: this upstream will not resolve for us.
                 result = Classification(Outcome.LAME, reason="upstream does not recurse (RA clear)")
@@ -1123,6 +1248,17 @@ def _signatures(records: Sequence[Record], rrsigs: Sequence[Record]) -> list[Rec
     for rrset in sets.values():
         out.extend(covering(rrset, rrsigs))
     return out
+
+
+def _denied_any(qname: Name, qclass: RRClass) -> Answer:
+    """NOTIMP for ANY, as Unbound's deny-any answers (RFC 8482 section 4.3)."""
+    return Answer(
+        qname,
+        RRType.ANY,
+        qclass,
+        Rcode.NOTIMP,
+        error=ExtendedError(EdeCode.NOT_SUPPORTED, "ANY is not answered here (RFC 8482)"),
+    )
 
 
 def _data(result: Classification) -> tuple[Record, ...]:
