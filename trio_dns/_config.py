@@ -85,6 +85,8 @@ class ServeConfig:
     query_log: bool = False
     no_dnssec: bool = False
     insecure_domain: tuple[Name, ...] = ()
+    max_queries: int = 32
+    deny_any: bool = False
     # Read from the files named above by `load`.
     hints: tuple[Record, ...] | None = attrs.field(default=None, repr=False)
     anchors: tuple[Record, ...] = attrs.field(default=(), repr=False)
@@ -174,6 +176,8 @@ class ServeConfig:
             dnssec=not self.no_dnssec,
             trust_anchors=self.anchors or None,
             insecure_domains=self.insecure_domain,
+            max_queries=self.max_queries,
+            deny_any=self.deny_any,
         )
 
     def server_settings(self) -> ServerSettings:
@@ -501,6 +505,14 @@ _OPTIONS: dict[str, _Option] = {
         "RFC 7646); repeatable",
         "NAME",
         repeat=True,
+    ),
+    "max_queries": _Option(
+        _positive_int,
+        "upstream queries one question may cost, its sub-lookups included (default 32)",
+        "N",
+    ),
+    "deny_any": _Option(
+        _boolean, "answer ANY questions NOTIMP (default: what the cache has, else ask upstream)"
     ),
 }
 
