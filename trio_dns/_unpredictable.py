@@ -1,7 +1,8 @@
-"""Unpredictable numbers for query IDs and source ports, cheaply.
+"""Unpredictable numbers for query IDs, source ports and 0x20 case bits, cheaply.
 
 Every upstream query needs a fresh ID and a fresh source port that an off-path
-attacker cannot guess (RFC 5452). `secrets` gives exactly that, but asks the
+attacker cannot guess (RFC 5452), and a random case for each letter of its name
+(draft-vixie-dnsext-dns0x20). `secrets` gives exactly that, but asks the
 kernel (a getrandom system call) for every number; at thousands of queries a
 second those calls cost more than building the query. So the same kernel
 randomness is fetched a few thousand numbers at a time and handed out in order.
@@ -25,11 +26,14 @@ def _refill() -> Iterator[int]:
 
 
 _numbers = _refill()
+_octets = b""  # random octets not yet handed out by random_bytes, and where they start
+_offset = 0
 
 
 def _forget() -> None:
-    global _numbers
+    global _numbers, _octets, _offset
     _numbers = _refill()
+    _octets, _offset = b"", 0
 
 
 os.register_at_fork(after_in_child=_forget)
@@ -51,3 +55,15 @@ def random_port() -> int:
         port = random_u16()
         if port >= _PORT_FLOOR:  # rejection, not modulo, keeps it uniform
             return port
+
+
+def random_bytes(count: int) -> bytes:
+    """`count` uniformly random octets from the kernel's CSPRNG."""
+    global _octets, _offset
+    if count > _BATCH:
+        return os.urandom(count)
+    if _offset + count > len(_octets):
+        _octets, _offset = os.urandom(_BATCH), 0
+    start = _offset
+    _offset += count
+    return _octets[start:_offset]

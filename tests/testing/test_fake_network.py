@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 import trio
@@ -13,6 +14,7 @@ from trio_dns.testing import (
     AuthoritativeServer,
     Behaviour,
     FakeNetwork,
+    ForgedCase,
     Forgery,
     Lame,
     Zone,
@@ -340,6 +342,95 @@ async def test_the_log_records_every_exchange_in_order(autojump_clock: trio.abc.
     assert net.exchanges == ()
 
 
+async def test_the_log_keeps_the_latest_exchanges_only(autojump_clock: trio.abc.Clock) -> None:
+    net = FakeNetwork(log_limit=5)
+    net.add_server(["192.0.2.1"], [ZONE])
+    for i in range(20):
+        await ask_udp(net, query(id=i))
+    assert net.carried == 20
+    assert [e.query.id for e in net.exchanges if isinstance(e.query, Message)] == [
+        15,
+        16,
+        17,
+        18,
+        19,
+    ]
+    silent = FakeNetwork(log_limit=0)
+    silent.add_server(["192.0.2.1"], [ZONE])
+    reply, _ = await ask_udp(silent, query())
+    assert reply.answer and silent.exchanges == () and silent.carried == 1
+    with pytest.raises(ValueError, match="number of exchanges"):
+        FakeNetwork(log_limit=-1)
+
+
+async def test_a_long_lived_network_stays_the_same_size(autojump_clock: trio.abc.Clock) -> None:
+    # What `serve --sandbox` used to do: keep every exchange (1.5 kB each) forever.
+    import gc
+    import tracemalloc
+
+    net = network()
+    assert net.log_limit == 10_000
+    net = FakeNetwork(log_limit=100)
+    net.add_server(["192.0.2.1"], [ZONE])
+
+    async def many(count: int) -> None:
+        for i in range(count):
+            await ask_udp(net, query(id=i & 0xFFFF))
+
+    tracemalloc.start()
+    try:
+        await many(200)  # the log is full from here on, of exchanges traced
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        await many(1000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # Unbounded, 1,000 more exchanges would hold about 1.5 MB.
+    assert grown < 100_000, grown
+    assert len(net.exchanges) == 100 and net.carried == 1200
+
+
+async def test_a_server_that_does_not_echo_case(autojump_clock: trio.abc.Clock) -> None:
+    asked = query("WwW.ExAmPlE.", "A")
+    echoed, _ = await ask_udp(network(), asked)
+    assert str(echoed.question[0].name) == "WwW.ExAmPlE."
+    assert str(echoed.answer[0].name) == "WwW.ExAmPlE."  # compressed against the question
+    net = network(Behaviour(echo_case=False))
+    lowered, _ = await ask_udp(net, asked)
+    assert str(lowered.question[0].name) == "www.example."
+    assert str(lowered.answer[0].name) == "www.example."
+    (exchange,) = net.exchanges
+    assert str(exchange.sent_name) == "WwW.ExAmPlE."  # the log has the query as sent
+    assert str(exchange.qname) == "www.example."  # and its name in lower case
+
+
+@pytest.mark.parametrize(
+    ("case", "spelled"),
+    [
+        (ForgedCase.LOWER, lambda sent, forged: forged == sent.lower()),
+        (ForgedCase.ECHO, lambda sent, forged: forged == sent),
+        (ForgedCase.RANDOM, lambda sent, forged: forged.lower() == sent.lower()),
+    ],
+)
+async def test_how_a_forger_spells_the_name(
+    autojump_clock: trio.abc.Clock, case: ForgedCase, spelled: Callable[[str, str], bool]
+) -> None:
+    sent = "CaseBitsToGuessForAForger.Example."
+    net = FakeNetwork()
+    net.add_server(["192.0.2.1"], [ZONE], behaviour=Behaviour(forge=Forgery(case=case, count=4)))
+    message = query(sent)
+    async with net.open_udp(SERVER) as endpoint:
+        await endpoint.send(message.to_wire(), SERVER)
+        forged = [Message.from_wire((await endpoint.receive())[0]) for _ in range(4)]
+    names = [str(f.question[0].name) for f in forged]
+    assert all(spelled(sent, name) for name in names), names
+    assert [str(f.answer[0].name) for f in forged] == names
+    if case == ForgedCase.RANDOM:
+        assert len(set(names)) == 4  # a fresh guess each time
+
+
 def test_servers_are_built_from_text_or_zones() -> None:
     net = FakeNetwork()
     zone = Zone.from_text(ZONE)
@@ -417,6 +508,7 @@ def test_public_names() -> None:
         "Behaviour",
         "Exchange",
         "FakeNetwork",
+        "ForgedCase",
         "Forgery",
         "Sandbox",
         "build_sandbox",

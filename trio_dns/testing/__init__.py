@@ -14,6 +14,7 @@ Run the test under `trio.testing.MockClock(autojump_threshold=0)` (pytest-trio's
 from .._authority import Zone as Zone
 from .._authority import answer_query as answer_query
 from ._behaviour import Behaviour as Behaviour
+from ._behaviour import ForgedCase as ForgedCase
 from ._behaviour import Forgery as Forgery
 from ._behaviour import Handler as Handler
 from ._behaviour import Lame as Lame

@@ -35,6 +35,14 @@ class Lame(enum.StrEnum):
     UPWARD_REFERRAL = "upward referral"  # refers the asker back to the root
 
 
+class ForgedCase(enum.StrEnum):
+    """How a forger spells the question it answers (what 0x20 makes it guess)."""
+
+    LOWER = "lower"  # off-path: the name as it made the resolver ask, in lower case
+    RANDOM = "random"  # off-path, guessing: each letter's case at random, per reply
+    ECHO = "echo"  # on-path: copied from the query as sent, case and all
+
+
 @attrs.frozen
 class Forgery:
     """An off-path attacker's reply that races ahead of the real one (UDP only).
@@ -42,9 +50,11 @@ class Forgery:
     The forged reply answers the question with an A record for `address`. By
     default it has the wrong ID and comes from the server's own address and port,
     as a blind spoofer's guess would; `correct_id`, `source` and `wrong_question`
-    shape other attacks. `count` forged replies arrive `lead` seconds after the
-    query (before the real reply, whose latency is larger), each with a
-    different wrong ID.
+    shape other attacks, and `case` how the forger spells the name (an off-path
+    forger has not seen the query, so it cannot know the case 0x20 chose). `count`
+    forged replies arrive `lead` seconds after the query (before the real reply,
+    whose latency is larger), each with a different wrong ID (or, with
+    `correct_id`, the same right one).
     """
 
     address: str = "203.0.113.66"
@@ -52,6 +62,7 @@ class Forgery:
     correct_id: bool = False
     source: Address | None = None  # None: the attacked server's address and port
     wrong_question: bool = False
+    case: ForgedCase = ForgedCase.LOWER
     lead: float = 0.0
     count: int = 1
 
@@ -80,6 +91,9 @@ class Behaviour:
     reply_from: Address | None = None  # replies come from this address instead
     forge: Forgery | None = None
     edns: bool = True  # False: FORMERR, without OPT, to any query with OPT
+    # False: the reply's question (and so every name compressed against it) is in
+    # lower case, whatever case was asked: a server that defeats 0x20.
+    echo_case: bool = True
     tcp: bool = True  # False: TCP connections are refused
     handler: Handler | None = None  # decides the reply itself (see Handler)
 

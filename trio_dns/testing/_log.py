@@ -4,7 +4,9 @@ Theory of operation: each query that reaches the network, over UDP or TCP,
 becomes one frozen `Exchange` appended to the network's log at the moment it
 was sent: who asked whom, when (virtual time), what, and what the network did
 with it. Tests read the log to assert how many queries were sent, to whom and
-in what order, without reaching into the code under test.
+in what order, without reaching into the code under test. The log keeps the
+latest `FakeNetwork.log_limit` exchanges only, so a long-lived network (`serve
+--sandbox`) does not grow with every query.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ class Exchange:
 
     @property
     def qname(self) -> Name | None:
+        """The name asked about, in lower case: 0x20 makes the case on the wire
+        random (`sent_name` has it as sent)."""
+        name = self.sent_name
+        return None if name is None else Name(tuple(label.lower() for label in name.labels))
+
+    @property
+    def sent_name(self) -> Name | None:
+        """The question's name exactly as it was sent."""
         if isinstance(self.query, Message) and len(self.query.question) == 1:
             return self.query.question[0].name
         return None

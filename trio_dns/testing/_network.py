@@ -24,8 +24,10 @@ import heapq
 import itertools
 import math
 import random
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import attrs
 import trio
@@ -154,13 +156,19 @@ class _FakeStream(trio.abc.Stream):
         await trio.lowlevel.checkpoint()
 
 
+def _check_limit(instance: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"{attribute.name} is a number of exchanges (0 or more), not {value!r}")
+
+
 @attrs.define(eq=False)
 class FakeNetwork:
     """An in-memory internet that implements `trio_dns.Transport`.
 
     `add_server` puts authoritative servers on it; `exchanges` is the log of
-    every query carried. `seed` fixes every random choice; the client's own
-    addresses are `client_v4` and `client_v6`.
+    the queries carried, the latest `log_limit` of them (None: all; 0: none).
+    `seed` fixes every random choice; the client's own addresses are
+    `client_v4` and `client_v6`.
     """
 
     seed: int = 0
@@ -168,14 +176,19 @@ class FakeNetwork:
     client_v6: str = "2001:db8:ffff::1"
     # How long before a TCP connection to an address with no server is refused.
     unreachable_latency: float = DEFAULT_LATENCY
+    # Each exchange logged holds its query and reply (about 1.5 kB): a bound keeps
+    # a network that serves for days from growing without end.
+    log_limit: int | None = attrs.field(default=10_000, validator=_check_limit)
+    carried: int = attrs.field(init=False, default=0)  # queries carried, logged or not
     _servers: dict[Address, AuthoritativeServer] = attrs.field(init=False, factory=dict)
     _rngs: dict[Address, random.Random] = attrs.field(init=False, factory=dict)
     _port_rng: random.Random = attrs.field(init=False)
     _ports_in_use: set[Address] = attrs.field(init=False, factory=set)
-    _log: list[Exchange] = attrs.field(init=False, factory=list)
+    _log: deque[Exchange] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._port_rng = random.Random(f"{self.seed}:ports")
+        self._log = deque(maxlen=self.log_limit)
 
     # -- building the network --------------------------------------------------
 
@@ -219,7 +232,7 @@ class FakeNetwork:
 
     @property
     def exchanges(self) -> tuple[Exchange, ...]:
-        """Every query carried so far, in the order sent."""
+        """The queries carried so far (the latest `log_limit`), in the order sent."""
         return tuple(self._log)
 
     def queries_to(self, address: str | Address) -> list[Exchange]:
@@ -292,20 +305,24 @@ class FakeNetwork:
     ) -> Response:
         server = self._servers.get(remote)
         now = trio.current_time()
+        self.carried += 1
+        logging = self.log_limit != 0
         if server is None:
             query: Message | bytes
             try:
                 query = Message.from_wire(data)
             except MalformedMessage:
                 query = data
-            self._log.append(Exchange(now, transport, client, remote, query, Action.NO_SERVER))
+            if logging:
+                self._log.append(Exchange(now, transport, client, remote, query, Action.NO_SERVER))
             return Response(Action.NO_SERVER, query)
         response = server.respond(
             data, address=remote, tcp=transport == "tcp", rng=self._rng(remote)
         )
-        self._log.append(
-            Exchange(
-                now, transport, client, remote, response.query, response.action, response.reply
+        if logging:
+            self._log.append(
+                Exchange(
+                    now, transport, client, remote, response.query, response.action, response.reply
+                )
             )
-        )
         return response

@@ -185,9 +185,10 @@ class Sandbox:
     root_hints: tuple[Record, ...]
 
 
-def build_sandbox(*, seed: int = 0) -> Sandbox:
-    """A fresh sandbox internet (see the module docstring for what it holds)."""
-    net = FakeNetwork(seed=seed)
+def build_sandbox(*, seed: int = 0, log_limit: int | None = 10_000) -> Sandbox:
+    """A fresh sandbox internet (see the module docstring for what it holds);
+    its network logs the latest `log_limit` exchanges (None: all; 0: none)."""
+    net = FakeNetwork(seed=seed, log_limit=log_limit)
     net.add_server(["192.0.2.1", "2001:db8::1"], [ROOT_ZONE, SANDBOX_ZONE], name="a.root")
     net.add_server(["192.0.2.2"], [ROOT_ZONE, SANDBOX_ZONE], name="b.root")
     net.add_server(["192.0.2.10"], [COM_ZONE], name="ns1.nic.com")

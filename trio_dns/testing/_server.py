@@ -4,17 +4,19 @@ Theory of operation: `respond` is the whole server. It takes the bytes of one
 query as they arrived at one of the server's addresses and returns a `Response`:
 what to log and which packets to send back, each with its delay and apparent
 source. It answers from its zones with `answer_query`, then applies the
-behaviour (lameness, EDNS intolerance, truncation, wrong ID, garbage, loss,
-duplication, late replies, forgery); a custom handler's message goes through
-the same truncation and wrong-ID steps, its raw bytes go out as they are. It never waits and never touches the network itself,
-so the fake network can compute the replies at the moment a query is sent and
-schedule them on virtual time.
+behaviour (lameness, EDNS intolerance, case not echoed, truncation, wrong ID,
+garbage, loss, duplication, late replies, forgery); a custom handler's message
+goes through the same truncation and wrong-ID steps, its raw bytes go out as
+they are. It never waits and never touches the network itself, so the fake
+network can compute the replies at the moment a query is sent and schedule them
+on virtual time.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from functools import partial
 
 import attrs
 
@@ -27,7 +29,7 @@ from .._wire.message import Header, Message, Question, Record
 from .._wire.name import ROOT, Name
 from .._wire.rdtypes.address import A
 from .._wire.rdtypes.single_name import NS
-from ._behaviour import Behaviour, Forgery, Lame
+from ._behaviour import Behaviour, ForgedCase, Forgery, Lame
 from ._log import Action
 
 _UDP_LIMIT_WITHOUT_EDNS = 512  # RFC 1035 section 4.2.1
@@ -132,7 +134,7 @@ class AuthoritativeServer:
             return Response(Action.DROPPED, query)  # a reply is never answered
         if not tcp and behaviour.loss and rng.random() < behaviour.loss:
             return Response(Action.LOST, query)
-        reply = self._reply(query, behaviour, tcp)
+        reply = self._reply(_as_echoed(query, behaviour), behaviour, tcp)
         if reply is None:
             return Response(Action.DROPPED, query)
         wire = reply if isinstance(reply, bytes) else reply.to_wire(_size_limit(query, tcp))
@@ -140,7 +142,7 @@ class AuthoritativeServer:
         delay = behaviour.delay(rng)
         packets = []
         if not tcp and behaviour.forge is not None and isinstance(query, Message):
-            packets += _forgeries(behaviour.forge, query, address)
+            packets += _forgeries(behaviour.forge, query, address, rng)
         if not tcp and behaviour.late_replies and self._previous is not None:
             packets.append(Packet(self._previous, delay / 2, source))
         packets.append(Packet(wire, delay, source))
@@ -205,13 +207,43 @@ def _upward_referral(query: Message) -> Message:
     return attrs.evolve(query.make_response(), authority=(ns,), additional=(glue,))
 
 
-def _forgeries(forge: Forgery, query: Message, address: Address) -> list[Packet]:
+def _lowercase(name: Name) -> Name:
+    return Name(tuple(label.lower() for label in name.labels))
+
+
+def _random_case(name: Name, rng: random.Random) -> Name:
+    return Name(
+        tuple(
+            bytes(c ^ 0x20 if 97 <= c <= 122 and rng.random() < 0.5 else c for c in label)
+            for label in _lowercase(name).labels
+        )
+    )
+
+
+def _as_echoed(query: Message | bytes, behaviour: Behaviour) -> Message | bytes:
+    """The query as the server will copy it into its reply."""
+    if behaviour.echo_case or not isinstance(query, Message):
+        return query
+    question = tuple(attrs.evolve(q, name=_lowercase(q.name)) for q in query.question)
+    return attrs.evolve(query, question=question)
+
+
+def _forged_question(forge: Forgery, query: Message, rng: random.Random) -> tuple[Question, ...]:
+    if forge.wrong_question:
+        return (Question(_FORGED_QUESTION, RRType.A),)
+    if forge.case == ForgedCase.ECHO:
+        return query.question
+    spell = _lowercase if forge.case == ForgedCase.LOWER else partial(_random_case, rng=rng)
+    return tuple(attrs.evolve(q, name=spell(q.name)) for q in query.question)
+
+
+def _forgeries(
+    forge: Forgery, query: Message, address: Address, rng: random.Random
+) -> list[Packet]:
     source = forge.source or address
     packets = []
     for attempt in range(forge.count):
-        question = query.question
-        if forge.wrong_question:
-            question = (Question(_FORGED_QUESTION, RRType.A),)
+        question = _forged_question(forge, query, rng)
         qname = question[0].name if question else _FORGED_QUESTION
         record = Record(qname, RRType.A, RRClass.IN, forge.ttl, A(forge.address))
         msg_id = query.id if forge.correct_id else (query.id + 1 + attempt) & 0xFFFF
