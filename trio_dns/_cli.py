@@ -454,7 +454,7 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "sandbox",
         usage=f"{PROG} sandbox [--prefix 127.X] [--port PORT] [--hints FILE] [--no-ipv6] "
-        "[--query-log]",
+        "[--dead SERVER] [--query-log]",
         help="run the simulated internet's servers on loopback addresses",
         description="Run every authoritative server of the built-in simulated internet on "
         "its own loopback address (UDP and TCP), and write root hints that lead to them, "
@@ -478,9 +478,25 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
         "--no-ipv6", action="store_true", help="leave ::1 alone (v6only.net is then unreachable)"
     )
     parser.add_argument(
+        "--dead",
+        metavar="SERVER",
+        action="append",
+        default=[],
+        help="make this server (as listed at start, e.g. ns1.nic.com) dead too; repeatable",
+    )
+    parser.add_argument(
         "--query-log", action="store_true", help="print a line for every query a server receives"
     )
-    parser.set_defaults(run=_run_sandbox)
+    parser.set_defaults(run=_run_sandbox, check=functools.partial(_check_sandbox, parser))
+
+
+def _check_sandbox(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    from .testing._loopback import server_names
+
+    names = server_names()
+    for name in args.dead:
+        if name not in names:
+            parser.error(f"--dead {name}: no such server (the servers: {', '.join(names)})")
 
 
 async def _run_sandbox(args: argparse.Namespace) -> int:
@@ -489,11 +505,15 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
     import tempfile
 
     from ._address import format_address
-    from .testing._loopback import LoopbackSandbox
+    from .testing._loopback import LoopbackSandbox, ipv6_loopback_available
 
-    sandbox = LoopbackSandbox.build(
-        prefix=args.prefix, port=args.port, ipv6=None if args.no_ipv6 else "::1"
-    )
+    ipv6: str | None = None
+    if not args.no_ipv6:
+        if ipv6_loopback_available():
+            ipv6 = "::1"
+        else:
+            print(f"{PROG} sandbox: this machine has no ::1, so v6only.net is unreachable")
+    sandbox = LoopbackSandbox.build(prefix=args.prefix, port=args.port, ipv6=ipv6, dead=args.dead)
     hints: Path | None = args.hints
     temporary = hints is None
     if hints is None:
@@ -518,10 +538,11 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
                     functools.partial(sandbox.serve, query_log=log if args.query_log else None)
                 )
                 print(f"{PROG} sandbox: {len(sandbox.servers)} servers on loopback")
-                for name, addresses, zones in sandbox.describe():
+                for name, addresses, zones, misbehaviour in sandbox.describe():
                     where = " ".join(format_address(a) for a in addresses) or "(not on loopback)"
                     serves = " ".join(str(zone) for zone in zones)
-                    print(f"  {name:<18} {where:<22} {serves}")
+                    note = f" ({misbehaviour})" if misbehaviour else ""
+                    print(f"  {name:<18} {where:<22} {serves}{note}")
                 root = sandbox.root_addresses[0]
                 port = "" if args.port == 53 else f" -p {args.port}"
                 upstream = "" if args.port == 53 else f" --port {args.port}"

@@ -63,6 +63,21 @@ def _moved_ipv4(address: str, prefix: str) -> str:
     return f"{prefix}.{octets[2]}.{octets[3]}"
 
 
+def server_names() -> list[str]:
+    """The names of the sandbox's servers, as `describe` and `dead` spell them."""
+    return [server.name for server in build_sandbox().network.servers]
+
+
+def ipv6_loopback_available() -> bool:
+    """Can this machine bind ::1? (Some containers have no IPv6 at all.)"""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 def check_prefix(prefix: str) -> str:
     """`127.54`: the first two octets of every server's loopback address."""
     try:
@@ -106,13 +121,20 @@ class LoopbackSandbox:
         prefix: str = DEFAULT_PREFIX,
         port: int = 53,
         ipv6: str | None = "::1",
+        dead: Iterable[str] = (),
         seed: int = 0,
     ) -> LoopbackSandbox:
         """The sandbox moved to `prefix`.x.y on `port`; the IPv6-only server on
-        `ipv6` (None: it is dropped, and its zone cannot be reached)."""
+        `ipv6` (None: it is dropped, and its zone cannot be reached); the servers
+        named in `dead` dead, besides the one that always is."""
         prefix = check_prefix(prefix)
         sandbox = build_sandbox(seed=seed)
         originals = sandbox.network.servers
+        dead = set(dead)
+        unknown = dead - {server.name for server in originals}
+        if unknown:
+            names = ", ".join(server.name for server in originals)
+            raise ValueError(f"no sandbox server is called {', '.join(sorted(unknown))} ({names})")
         moved: dict[str, str | None] = {}
         for server in originals:
             hosts = [host for host, _ in server.addresses]
@@ -143,8 +165,17 @@ class LoopbackSandbox:
                 for (host, _), behaviour in server.links.items()
                 if (target := moved[host]) is not None
             }
+            behaviour = server.behaviour
+            if server.name in dead:
+                behaviour = attrs.evolve(behaviour, dead=True)
             servers.append(
-                AuthoritativeServer(addresses, zones, server.behaviour, links, name=server.name)
+                AuthoritativeServer(
+                    addresses=addresses,
+                    zones=zones,
+                    behaviour=behaviour,
+                    links=links,
+                    name=server.name,
+                )
             )
         hints = tuple(_move_records(sandbox.root_hints, moved))
         return cls(tuple(servers), hints, moved, seed)
@@ -160,10 +191,15 @@ class LoopbackSandbox:
         lines += [record.to_text() for record in self.root_hints]
         return "\n".join(lines) + "\n"
 
-    def describe(self) -> list[tuple[str, list[Address], list[Name]]]:
-        """Each server: its name, addresses and zones."""
+    def describe(self) -> list[tuple[str, list[Address], list[Name], str]]:
+        """Each server: its name, addresses, zones, and how it misbehaves ("" if not)."""
         return [
-            (server.name, list(server.addresses), [zone.origin for zone in server.zones])
+            (
+                server.name,
+                list(server.addresses),
+                [zone.origin for zone in server.zones],
+                _misbehaviour(server),
+            )
             for server in self.servers
         ]
 
@@ -197,6 +233,15 @@ class LoopbackSandbox:
                 nursery.start_soon(link.udp_loop, udp, udp_sockets)
                 nursery.start_soon(link.tcp_loop, trio.SocketListener(tcp))
             task_status.started([address for _, address, _, _ in bound])
+
+
+def _misbehaviour(server: AuthoritativeServer) -> str:
+    behaviour = server.behaviour
+    if behaviour.dead:
+        return "dead: never answers"
+    if behaviour.lame is not None:
+        return f"lame: {behaviour.lame}"
+    return ""
 
 
 async def _bind(address: Address) -> tuple[trio.socket.SocketType, trio.socket.SocketType]:
