@@ -9,7 +9,8 @@ import trio
 from trio_dns import NS, A, DNSError, EdeCode, Flag, Message, Name, Rcode, Record, RRClass, RRType
 from trio_dns._cache import Cache
 from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, build_sandbox
+from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, Zone, answer_query, build_sandbox
+from trio_dns.testing._sandbox import COM_ZONE, EXAMPLE_ZONE, ROOT_ZONE, SANDBOX_ZONE
 
 
 def make(settings: ResolverSettings | None = None, **cache: int) -> tuple[Sandbox, Resolver]:
@@ -477,3 +478,145 @@ async def test_minimisation_skips_to_the_full_name_when_the_parent_is_known(
     await resolver.resolve("deep.x.y.wild.example.com", "A")
     assert [str(e.qname) for e in sandbox.network.exchanges] == ["deep.x.y.wild.example.com."]
     assert asked == ["x.y.wild.example.com."]
+
+
+# -- hardening (issue 11): old data, cut chains, the root's word, the budget ----------------
+
+
+def replace(sandbox: Sandbox, hosts: list[str], zones: list[str], **behaviour: object) -> None:
+    """Put new servers (zones, behaviour) at the addresses of old ones."""
+    for host in hosts:
+        old = sandbox.network.server_at(host)
+        assert old is not None
+        sandbox.network.remove(old)
+        sandbox.network.add_server([host], zones, behaviour=Behaviour(**behaviour))  # type: ignore[arg-type]
+
+
+def knot_like(zones: list[str], links: int = 5):  # type: ignore[no-untyped-def]
+    """A handler answering from `zones` that stops a CNAME chain after `links`
+    links, as Knot DNS does: the reply ends at a CNAME, with no data, no SOA."""
+    served = [Zone.from_text(text) for text in zones]
+
+    def handler(query: Message) -> Message:
+        reply = answer_query(served, query)
+        cnames = [r for r in reply.answer if r.rtype == RRType.CNAME]
+        if len(cnames) <= links:
+            return reply
+        return attrs.evolve(reply, answer=tuple(cnames[:links]), authority=())
+
+    return handler
+
+
+async def test_a_chain_cut_short_by_the_server_is_followed(autojump_clock: trio.abc.Clock) -> None:
+    chain = "".join(f"k{i} CNAME k{i + 1}\n" for i in range(9)) + "k9 A 198.51.100.99\n"
+    zone = EXAMPLE_ZONE + "\n" + chain
+    sandbox, resolver = make()
+    replace(sandbox, ["198.51.100.10"], [], handler=knot_like([zone]))
+    answer = await resolver.resolve("k0.example.com", "A")
+    assert answer.rcode == Rcode.NOERROR
+    assert texts(answer)[-2:] == ["k9.example.com.", "198.51.100.99"]
+    assert len(answer.records) == 10
+    # Asked again from k5, where the first reply stopped: one more question.
+    asked = [str(e.qname) for e in sandbox.network.queries_to("198.51.100.10")]
+    assert asked[-2:] == ["k0.example.com.", "k5.example.com."]
+    # The cut end was never taken for NODATA.
+    now = trio.current_time()
+    assert (
+        resolver.cache.get_negative(Name.from_text("k5.example.com"), RRType.A, RRClass.IN, now)
+        is None
+    )
+    again = await resolver.resolve("k3.example.com", "A")
+    assert again.from_cache and texts(again)[-1] == "198.51.100.99"
+
+
+async def test_a_domain_removed_by_its_parent_dies_with_the_delegation(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """Ghost domains (CVE-2012-1033): the child repeats its NS set, with a long
+    TTL, in every answer; once the parent drops the delegation it must be gone
+    when the parent's TTL says, however often the child is asked meanwhile."""
+    delegation = "ghost 3600 NS ns1.ghost.com.\nns1.ghost 3600 A 198.51.100.50\n"
+    ghost = Zone.from_text(
+        "$ORIGIN ghost.com.\n$TTL 86400\n@ SOA ns1 hostmaster 1 7200 900 1209600 60\n"
+        "@ NS ns1\nns1 A 198.51.100.50\n* 60 A 198.51.100.51\n"
+    )
+
+    def with_ns_in_authority(query: Message) -> Message:
+        # As BIND does without minimal-responses.
+        reply = answer_query([ghost], query)
+        if reply.answer:
+            reply = attrs.evolve(reply, authority=ghost.rrset(ghost.origin, RRType.NS))
+        return reply
+
+    sandbox, resolver = make()
+    replace(sandbox, ["192.0.2.10", "192.0.2.11"], [COM_ZONE + delegation])
+    sandbox.network.add_server(
+        ["198.51.100.50"], [], behaviour=Behaviour(handler=with_ns_in_authority)
+    )
+    first = await resolver.resolve("h0.ghost.com", "A")
+    assert texts(first) == ["198.51.100.51"]
+    replace(sandbox, ["192.0.2.10", "192.0.2.11"], [COM_ZONE])  # the registry removes it
+    seen = {}
+    for i in range(1, 13):  # a new name every ten minutes, for two hours
+        await trio.sleep(600)
+        answer = await resolver.resolve(f"h{i}.ghost.com", "A")
+        seen[i * 600] = answer.rcode
+    assert all(rcode == Rcode.NOERROR for when, rcode in seen.items() if when < 3600)
+    assert all(rcode == Rcode.NXDOMAIN for when, rcode in seen.items() if when > 3600)
+
+
+async def test_priming_learns_the_root_servers_from_the_priming_reply(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """RFC 8109: the root's own NS set and its servers' addresses (additional
+    section) replace the hints; the root speaks for the whole namespace, but
+    what it adds beside them is not kept."""
+    hints_ns = "@ 518400 NS a.root-servers.sandbox.\n@ 518400 NS b.root-servers.sandbox."
+    assert hints_ns in ROOT_ZONE
+    renamed = ROOT_ZONE.replace(hints_ns, "@ 518400 NS x.root.test.") + (
+        "test. NS x.root.test.\nx.root.test. A 192.0.2.2\n"
+    )
+    root = Zone.from_text(renamed)
+    sandbox_zone = Zone.from_text(SANDBOX_ZONE)
+    forged = Record(Name.from_text("bank.test"), RRType.A, RRClass.IN, 86400, A("203.0.113.66"))
+
+    def priming(query: Message) -> Message:
+        reply = answer_query([root, sandbox_zone], query)
+        return attrs.evolve(reply, additional=(*reply.additional, forged))
+
+    sandbox, resolver = make()
+    replace(sandbox, ["192.0.2.1"], [renamed], dead=True)  # the hints' first server is gone
+    replace(sandbox, ["192.0.2.2"], [], handler=priming)
+    answer = await resolver.resolve("www.example.com", "A")
+    assert texts(answer) == ["198.51.100.80"]
+    now = trio.current_time()
+    root_ns = resolver.cache.get_rrset(Name.from_text("."), RRType.NS, RRClass.IN, now)
+    assert root_ns is not None and [str(r.rdata) for r in root_ns.records] == ["x.root.test."]
+    x = resolver.cache.get_rrset(Name.from_text("x.root.test"), RRType.A, RRClass.IN, now)
+    assert x is not None and [str(r.rdata) for r in x.records] == ["192.0.2.2"]
+    # The priming reply's extra address was not kept, not even as glue.
+    assert resolver.cache.get_rrset(Name.from_text("bank.test"), RRType.A, RRClass.IN, now) is None
+
+
+async def test_one_question_costs_at_most_32_upstream_queries(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # Forty nameservers, each answering SERVFAIL at once: without a budget the
+    # resolver would go through all of them, four rounds over.
+    many = "".join(
+        f"many NS ns{i}.many.com.\nns{i}.many A 198.51.100.{100 + i}\n" for i in range(40)
+    )
+    sandbox, resolver = make()
+    replace(sandbox, ["192.0.2.10", "192.0.2.11"], [COM_ZONE + many])
+
+    def servfail(query: Message) -> Message:
+        return query.make_response(Rcode.SERVFAIL, Flag.AA)
+
+    sandbox.network.add_server(
+        [f"198.51.100.{100 + i}" for i in range(40)], [], behaviour=Behaviour(handler=servfail)
+    )
+    answer = await resolver.resolve("www.many.com", "A")
+    assert answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None
+    assert answer.error.extra_text == "gave up after 32 upstream queries"
+    assert resolver.stats.upstream_queries == len(sandbox.network.exchanges) == 32
