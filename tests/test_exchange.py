@@ -3,13 +3,28 @@ unwanted-reply threshold, bounded per-server memory, rebinding) on the fake netw
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import attrs
 import pytest
 import trio
 
-from trio_dns import Flag, Message, Name, Rcode
+from trio_dns import A, Flag, Message, Name, Rcode, Record, RRClass, RRType
 from trio_dns._exchange import ExchangeError, Exchanger, ExchangeSettings, randomise_case
 from trio_dns._rebinding import PRIVATE_NETWORKS, Rebinding
-from trio_dns.testing import Action, Behaviour, FakeNetwork, ForgedCase, Forgery
+from trio_dns._resolver import Resolver, ResolverSettings
+from trio_dns.testing import (
+    Action,
+    AuthoritativeServer,
+    Behaviour,
+    FakeNetwork,
+    ForgedCase,
+    Forgery,
+    Sandbox,
+    Zone,
+    build_sandbox,
+)
 
 # 32 letters of name before the zone's 7: a forger who spells it in lower case
 # (or any one way) matches our random case once in 2**39 tries, never in a test.
@@ -504,3 +519,134 @@ async def test_lost_queries_are_retried_by_the_caller(autojump_clock: trio.abc.C
     assert actions[-1] == Action.ANSWERED
     assert set(actions[:-1]) <= {Action.LOST}
     assert exchanger.stats.queries_udp == len(actions)
+
+
+# -- through the resolver ---------------------------------------------------------------
+
+
+def resolver_on_sandbox(
+    settings: ExchangeSettings | None = None, **options: Any
+) -> tuple[Sandbox, Resolver]:
+    sandbox = build_sandbox()
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        settings=ResolverSettings(exchange=settings or ExchangeSettings()),
+        **options,
+    )
+    return sandbox, resolver
+
+
+def cached(resolver: Resolver, name: str, rtype: str = "A") -> tuple[Record, ...] | None:
+    found = resolver.cache.get_rrset(
+        Name.from_text(name), RRType.make(rtype), RRClass.IN, trio.current_time()
+    )
+    return None if found is None else found.records
+
+
+async def test_the_resolver_sends_random_case_and_keeps_the_clients_spelling(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox, resolver = resolver_on_sandbox()
+    asked = Name.from_text("WWW.Example.COM.")
+    answer = await resolver.resolve(asked, "A")
+    assert [r.rdata.to_text() for r in answer.records] == ["198.51.100.80"]
+    assert [r.name.labels for r in answer.records] == [asked.labels]
+    # What the cache holds is spelled as asked too, not as sent.
+    records = cached(resolver, "www.example.com.")
+    assert records is not None and [r.name.labels for r in records] == [asked.labels]
+    sent = [e.sent_name for e in sandbox.network.exchanges]
+    # Every question went out with its own random case (minimised ones included).
+    assert all(name is not None for name in sent)
+    spellings = {name.to_text() for name in sent if name is not None}
+    assert not spellings <= {"COM.", "Example.COM.", "WWW.Example.COM.", "."}
+    assert resolver.exchange_stats.case_mismatches == 0
+
+
+async def test_the_resolver_gets_past_a_server_that_does_not_echo_case(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox, resolver = resolver_on_sandbox()
+    server = sandbox.network.server_at("198.51.100.10")
+    assert server is not None
+    server.set_behaviour(Behaviour(echo_case=False))
+    for name in ("www.example.com", "mail.example.com", "example.com"):
+        answer = await resolver.resolve(name, "A")
+        assert answer.rcode == Rcode.NOERROR and answer.records, name
+    stats = resolver.exchange_stats
+    assert stats.case_fallbacks == 1  # found once, then asked without 0x20
+    assert stats.case_mismatches == 1
+
+
+async def test_a_forger_racing_the_resolver_must_guess_the_case(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox, resolver = resolver_on_sandbox()
+    server = sandbox.network.server_at("198.51.100.10")
+    assert server is not None
+    # A forger who knows the ID and port: it answers every question first.
+    server.set_behaviour(Behaviour(forge=Forgery(correct_id=True, case=ForgedCase.RANDOM)))
+    answer = await resolver.resolve(LONG.replace("example.", "example.com."), "A")
+    assert answer.rcode == Rcode.NXDOMAIN  # the real answer, not the forged address
+    answer = await resolver.resolve("www.example.com", "A")
+    assert [r.rdata.to_text() for r in answer.records] == ["198.51.100.80"]
+    assert resolver.exchange_stats.case_mismatches >= 2
+    off = resolver_on_sandbox(ExchangeSettings(case_randomisation=False))
+    server = off[0].network.server_at("198.51.100.10")
+    assert server is not None
+    server.set_behaviour(Behaviour(forge=Forgery(correct_id=True, case=ForgedCase.RANDOM)))
+    answer = await off[1].resolve("www.example.com", "A")
+    assert [r.rdata.to_text() for r in answer.records] == ["203.0.113.66"]  # poisoned
+
+
+async def test_the_resolver_flushes_its_cache_at_the_threshold(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox, resolver = resolver_on_sandbox(ExchangeSettings(unwanted_reply_threshold=10))
+    await resolver.resolve("www.example.com", "A")
+    assert cached(resolver, "www.example.com.") is not None
+    assert cached(resolver, "example.com.", "NS") is not None
+    server = sandbox.network.server_at("198.51.100.10")
+    assert server is not None
+    server.set_behaviour(Behaviour(forge=Forgery(count=10)))  # blind ID guesses
+    answer = await resolver.resolve("mail.example.com", "A")
+    assert [r.rdata.to_text() for r in answer.records] == ["198.51.100.25"]
+    assert resolver.exchange_stats.unwanted_flushes == 1
+    # Whatever the guesses might have planted is gone, with everything else.
+    assert cached(resolver, "www.example.com.") is None
+    assert cached(resolver, "example.com.", "NS") is None
+
+
+def rebinding_handler(server: AuthoritativeServer) -> Callable[[Message], Message]:
+    """example.com's server, with a name that points into a home network."""
+
+    def handler(query: Message) -> Message:
+        if query.question[0].name == Name.from_text("rebind.example.com."):
+            reply = query.make_response(flags=Flag.AA)
+            record = Record(query.question[0].name, RRType.A, RRClass.IN, 60, A("192.168.1.1"))
+            return attrs.evolve(reply, answer=(record,))
+        return server.answer(query)
+
+    return handler
+
+
+async def test_the_resolver_drops_private_addresses_from_upstream_only(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    home = Zone.from_text(
+        "$ORIGIN home.\n@ 3600 SOA ns h 1 2 3 4 5\n@ 3600 NS ns\nnas 3600 A 192.168.1.10\n"
+    )
+    sandbox, resolver = resolver_on_sandbox(
+        ExchangeSettings(rebinding=Rebinding(PRIVATE_NETWORKS)), local_zones=[home]
+    )
+    server = sandbox.network.server_at("198.51.100.10")
+    assert server is not None
+    server.set_behaviour(Behaviour(handler=rebinding_handler(server)))
+    rebind = await resolver.resolve("rebind.example.com", "A")
+    assert rebind.rcode == Rcode.NOERROR and rebind.records == ()
+    assert cached(resolver, "rebind.example.com.") is None
+    www = await resolver.resolve("www.example.com", "A")
+    assert [r.rdata.to_text() for r in www.records] == ["198.51.100.80"]
+    local = await resolver.resolve("nas.home", "A")  # the operator's own data
+    assert [r.rdata.to_text() for r in local.records] == ["192.168.1.10"]
+    assert resolver.exchange_stats.rebinding_removed == 1

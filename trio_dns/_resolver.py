@@ -44,7 +44,7 @@ from ._answer import Answer, TraceEvent, servfail
 from ._authority import Zone, answer_query, choose_zone
 from ._cache import Cache, NegativeKind, Rank, Validation
 from ._errors import DNSError, UnknownType
-from ._exchange import Exchanger, ExchangeStats
+from ._exchange import Exchanger, ExchangeSettings, ExchangeStats
 from ._race import RaceFailed, race
 from ._recursion import Classification, Outcome, classify_reply, covering
 from ._servers import ServerSelection
@@ -109,6 +109,8 @@ class ResolverSettings:
     # else asks upstream (Unbound's default); True answers NOTIMP at once
     # (Unbound's deny-any).
     deny_any: bool = False
+    # 0x20, the unwanted-reply threshold, rebinding protection (_exchange.py).
+    exchange: ExchangeSettings = attrs.Factory(ExchangeSettings)
 
 
 @attrs.define
@@ -244,7 +246,8 @@ class Resolver:
             insecure,
             self.settings.nsec3_max_iterations,
         )
-        self._exchanger = Exchanger(self.transport)
+        # Unbound's defence when the unwanted-reply threshold is reached.
+        self._exchanger = Exchanger(self.transport, self.settings.exchange, self.cache.flush)
         self._edns = Edns(payload=self.settings.edns_payload, dnssec_ok=self._validator.active)
         self._hint_ns, self._hint_addresses = _hint_records(self.root_hints, self.settings.port)
         if not self._hint_ns:
