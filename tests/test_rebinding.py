@@ -10,6 +10,7 @@ import pytest
 
 import trio_dns._rebinding
 from trio_dns import Message, Name, Record, RRClass, RRType
+from trio_dns._config import ConfigError, ServeConfig
 from trio_dns._rebinding import PRIVATE_NETWORKS, Rebinding, parse_private_addresses
 from trio_dns._wire.rdata import rdata_from_text
 
@@ -172,3 +173,62 @@ def test_the_module_is_pure() -> None:
         "._wire.name",
         "._wire.rdtypes.address",
     }, imported
+
+
+# -- the settings of `trio-dns serve` -----------------------------------------------------
+
+
+def test_off_by_default_and_0x20_on() -> None:
+    settings = ServeConfig.load({}).resolver_settings().exchange
+    assert settings.rebinding is None
+    assert settings.case_randomisation
+    assert settings.unwanted_reply_threshold == 10_000_000
+
+
+def test_from_the_command_line() -> None:
+    config = ServeConfig.load(
+        {
+            "private_address": ["default", "100.64.0.0/10"],
+            "private_domain": ["home.arpa"],
+            "forward_zone": ["corp.example=127.0.0.53"],
+            "no_case_randomisation": True,
+            "unwanted_reply_threshold": "0",
+        }
+    )
+    settings = config.resolver_settings().exchange
+    assert settings.rebinding is not None
+    assert settings.rebinding.private_addresses == (
+        *PRIVATE_NETWORKS,
+        ipaddress.ip_network("100.64.0.0/10"),
+    )
+    # A forward zone is the operator's own: its names may hold private addresses.
+    assert [str(d) for d in settings.rebinding.private_domains] == ["home.arpa.", "corp.example."]
+    assert not settings.case_randomisation
+    assert settings.unwanted_reply_threshold == 0
+
+
+def test_from_a_file(tmp_path: Path) -> None:
+    file = tmp_path / "serve.toml"
+    file.write_text(
+        'private_address = ["10.0.0.0/8", "fd00::/8"]\n'
+        'private_domain = ["lan"]\n'
+        "unwanted_reply_threshold = 1000\n"
+    )
+    settings = ServeConfig.load({}, file).exchange_settings()
+    assert settings.rebinding is not None
+    assert [str(n) for n in settings.rebinding.private_addresses] == ["10.0.0.0/8", "fd00::/8"]
+    assert settings.unwanted_reply_threshold == 1000
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"private_address": ["10.0.0.0/8", "ten"]}, "'ten' is not one"),
+        ({"private_domain": ["bad..name"]}, "'bad..name' is not one"),
+        ({"unwanted_reply_threshold": "-1"}, "a number of replies"),
+        ({"unwanted_reply_threshold": "many"}, "a number of replies"),
+    ],
+)
+def test_bad_values_are_one_line_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ServeConfig.load(options)

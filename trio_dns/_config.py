@@ -30,6 +30,8 @@ import attrs
 from ._address import Address, normalize_address
 from ._authority import Zone
 from ._errors import DNSError, InvalidName
+from ._exchange import ExchangeSettings
+from ._rebinding import Rebinding, parse_private_addresses
 from ._resolver import ResolverSettings
 from ._server import DEFAULT_LISTEN, LOOPBACK, Network, ServerSettings
 from ._wire.enums import RRType
@@ -87,6 +89,10 @@ class ServeConfig:
     insecure_domain: tuple[Name, ...] = ()
     max_queries: int = 32
     deny_any: bool = False
+    no_case_randomisation: bool = False
+    unwanted_reply_threshold: int = 10_000_000
+    private_address: tuple[Network, ...] = ()
+    private_domain: tuple[Name, ...] = ()
     # Read from the files named above by `load`.
     hints: tuple[Record, ...] | None = attrs.field(default=None, repr=False)
     anchors: tuple[Record, ...] = attrs.field(default=(), repr=False)
@@ -178,6 +184,24 @@ class ServeConfig:
             insecure_domains=self.insecure_domain,
             max_queries=self.max_queries,
             deny_any=self.deny_any,
+            exchange=self.exchange_settings(),
+        )
+
+    def exchange_settings(self) -> ExchangeSettings:
+        rebinding = None
+        if self.private_address:
+            # Names the operator sends somewhere of its own choosing (forward
+            # zones, local zones and what they delegate) may hold private addresses.
+            domains = (
+                *self.private_domain,
+                *(zone for zone, _ in self.forward_zone),
+                *(zone.origin for zone in self.zones),
+            )
+            rebinding = Rebinding(self.private_address, domains)
+        return ExchangeSettings(
+            case_randomisation=not self.no_case_randomisation,
+            unwanted_reply_threshold=self.unwanted_reply_threshold,
+            rebinding=rebinding,
         )
 
     def server_settings(self) -> ServerSettings:
@@ -417,6 +441,14 @@ def _network(text: str) -> Network:
     return ipaddress.ip_network(text.strip(), strict=False)
 
 
+def _private_addresses(value: object, text: bool) -> tuple[Network, ...]:
+    what = "a list of CIDR networks, or default"
+    try:
+        return parse_private_addresses(_list_of(str, what)(value, text))
+    except ValueError as exc:
+        raise _Bad(what, str(exc)) from None
+
+
 @attrs.frozen
 class _Option:
     convert: Callable[[object, bool], Any]
@@ -513,6 +545,27 @@ _OPTIONS: dict[str, _Option] = {
     ),
     "deny_any": _Option(
         _boolean, "answer ANY questions NOTIMP (default: what the cache has, else ask upstream)"
+    ),
+    "no_case_randomisation": _Option(
+        _boolean, "send upstream questions in their own case, without 0x20's random case"
+    ),
+    "unwanted_reply_threshold": _Option(
+        lambda value, text: _integer(value, text, 0, 2**31 - 1, "a number of replies (0: off)"),
+        "flush the cache after this many unwanted upstream replies (default 10000000; 0: never)",
+        "N",
+    ),
+    "private_address": _Option(
+        _private_addresses,
+        "drop this network's addresses from upstream answers (rebinding protection); "
+        "'default' for RFC 1918, loopback, link-local, ULA, 0.0.0.0/8; repeatable",
+        "CIDR",
+        repeat=True,
+    ),
+    "private_domain": _Option(
+        _list_of(_domain_name, "domain names"),
+        "this domain and everything below it may have private addresses; repeatable",
+        "NAME",
+        repeat=True,
     ),
 }
 
