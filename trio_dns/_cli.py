@@ -355,7 +355,9 @@ async def _run_serve(args: argparse.Namespace) -> int:
     if config.sandbox:
         from .testing import build_sandbox
 
-        sandbox = build_sandbox()
+        # Nothing reads the simulated network's log here: keep none, so memory
+        # does not grow with every upstream query.
+        sandbox = build_sandbox(log_limit=0)
         transport, hints = sandbox.network, list(sandbox.root_hints)
     resolver = Resolver(
         root_hints=hints,
