@@ -66,7 +66,7 @@ LOCAL_ZONE = (
 LOCAL_ANSWER = "192.0.2.80"
 
 
-def make_query(name: str, rtype: str = "A", **kwargs: object) -> dns.message.Message:
+def make_query(name: str, rtype: str | int = "A", **kwargs: object) -> dns.message.Message:
     kwargs.setdefault("use_edns", 0)
     return dns.message.make_query(name, rtype, **kwargs)  # type: ignore[arg-type]
 
