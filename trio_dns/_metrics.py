@@ -69,11 +69,19 @@ class ServerCollector(Collector):
 
         queries = CounterMetricFamily(
             "trio_dns_queries",
-            "Queries from allowed clients, by question type (fast path included).",
+            "Queries from allowed clients, by question type (fast path included); "
+            "types without a mnemonic are counted together as 'other'.",
             labels=["type"],
         )
+        by_type: dict[str, int] = {}
         for qtype, count in sorted(stats.queries_by_type().items()):
-            queries.add_metric([RRType(qtype).name], count)
+            # A client picks the type: one label per number it tries would let it
+            # grow the scrape (and the time series) without bound.
+            name = RRType(qtype).name
+            label = name if name in RRType.__members__ else "other"
+            by_type[label] = by_type.get(label, 0) + count
+        for label, count in by_type.items():
+            queries.add_metric([label], count)
         yield queries
 
         responses = CounterMetricFamily(
