@@ -46,6 +46,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import attrs
 import trio
@@ -184,10 +185,11 @@ class Internet(trio.abc.SocketFactory):
         family: socket.AddressFamily | int = socket.AF_INET,
         type: socket.SocketKind | int = socket.SOCK_DGRAM,
         proto: int = 0,
-    ) -> FakeUDPSocket:  # type: ignore[override]
+    ) -> trio.socket.SocketType:
         if type != socket.SOCK_DGRAM:
             raise OSError(errno.ECONNREFUSED, "this network carries UDP only")
-        return FakeUDPSocket(self, socket.AddressFamily(family))
+        # Duck-typed: it has the few methods chapter 5 calls.
+        return cast(trio.socket.SocketType, FakeUDPSocket(self, socket.AddressFamily(family)))
 
     def send(self, datagram: Datagram, delay: float = 0.0) -> None:
         """Put a datagram on the wire; it arrives after `delay` seconds."""
@@ -310,7 +312,9 @@ ALL = STAGES[-1][1]
 
 # Chapter 5's own functions, to put back.
 _PATCHED = ("new_query_id", "open_udp_socket", "query_udp", "reply_problem", "in_bailiwick")
-_ORIGINAL = {name: getattr(ch5, name) for name in (*_PATCHED, "query", "secrets", "trace")}
+_ORIGINAL: dict[str, Any] = {
+    name: getattr(ch5, name) for name in (*_PATCHED, "query", "secrets", "trace")
+}
 
 
 class _SeededSecrets:
@@ -376,7 +380,7 @@ async def loose_query_udp(
 
 
 def _with_random_case(rng: random.Random) -> Callable[..., Awaitable[ch5.Message]]:
-    query = _ORIGINAL["query"]
+    query: Callable[..., Awaitable[ch5.Message]] = _ORIGINAL["query"]
 
     async def query_0x20(
         server: tuple[str, int], name: str, rtype: int, recursion_desired: bool = True
@@ -390,7 +394,7 @@ def _with_random_case(rng: random.Random) -> Callable[..., Awaitable[ch5.Message
 
 def exact_problem(reply: ch5.Message, query_id: int, question: ch5.Question) -> str | None:
     """Strict matching, and the question spelled exactly as we asked it (0x20)."""
-    problem = _ORIGINAL["reply_problem"](reply, query_id, question)
+    problem: str | None = _ORIGINAL["reply_problem"](reply, query_id, question)
     if problem is None and reply.questions[0].name != question.name:
         return f"question spelled {reply.questions[0].name}, we asked {question.name}"
     return problem
@@ -400,8 +404,8 @@ def exact_problem(reply: ch5.Message, query_id: int, question: ch5.Question) -> 
 def installed(defences: Defences, rng: random.Random, log: list[str]) -> Iterator[None]:
     """Chapter 5's resolver with these defences, an empty cache, and its trace in `log`."""
     ch5.CACHE.clear()
-    ch5.secrets = _SeededSecrets(rng)  # type: ignore[assignment]
-    ch5.trace = log.append
+    ch5.secrets = _SeededSecrets(rng)  # type: ignore[attr-defined,assignment]
+    ch5.trace = log.append  # type: ignore[assignment]
     if not defences.random_id_and_port:
         ch5.new_query_id = _counter_ids()
         ch5.open_udp_socket = fixed_port_socket
@@ -411,7 +415,7 @@ def installed(defences: Defences, rng: random.Random, log: list[str]) -> Iterato
     if not defences.bailiwick:
         ch5.in_bailiwick = lambda record, zone: True
     if defences.case_randomisation:
-        ch5.query = _with_random_case(rng)
+        ch5.query = _with_random_case(rng)  # type: ignore[assignment]
         ch5.reply_problem = exact_problem
     try:
         yield
