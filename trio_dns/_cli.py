@@ -456,7 +456,7 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
     parser = subparsers.add_parser(
         "sandbox",
         usage=f"{PROG} sandbox [--prefix 127.X] [--port PORT] [--hints FILE] [--no-ipv6] "
-        "[--dead SERVER] [--query-log]",
+        "[--dead SERVER] [--zone FILE] [--query-log]",
         help="run the simulated internet's servers on loopback addresses",
         description="Run every authoritative server of the built-in simulated internet on "
         "its own loopback address (UDP and TCP), and write root hints that lead to them, "
@@ -487,18 +487,38 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
         help="make this server (as listed at start, e.g. ns1.nic.com) dead too; repeatable",
     )
     parser.add_argument(
+        "--zone",
+        metavar="FILE",
+        action="append",
+        default=[],
+        type=Path,
+        help="serve this zone file too, from a server of its own, delegated from its "
+        "parent in the sandbox; repeatable",
+    )
+    parser.add_argument(
         "--query-log", action="store_true", help="print a line for every query a server receives"
     )
     parser.set_defaults(run=_run_sandbox, check=functools.partial(_check_sandbox, parser))
 
 
 def _check_sandbox(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    from ._authority import Zone
+    from ._errors import ZoneFileError
     from .testing._loopback import server_names
 
     names = server_names()
     for name in args.dead:
         if name not in names:
             parser.error(f"--dead {name}: no such server (the servers: {', '.join(names)})")
+    zones = []
+    for path in args.zone:
+        try:
+            zones.append(Zone.from_text(path.read_text(), filename=str(path)))
+        except OSError as exc:
+            parser.error(f"--zone {path}: {exc.strerror}")
+        except ZoneFileError as exc:
+            parser.error(f"--zone {path}: {exc}")
+    args.zones = zones
 
 
 async def _run_sandbox(args: argparse.Namespace) -> int:
@@ -515,7 +535,12 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
             ipv6 = "::1"
         else:
             print(f"{PROG} sandbox: this machine has no ::1, so v6only.net is unreachable")
-    sandbox = LoopbackSandbox.build(prefix=args.prefix, port=args.port, ipv6=ipv6, dead=args.dead)
+    try:
+        sandbox = LoopbackSandbox.build(
+            prefix=args.prefix, port=args.port, ipv6=ipv6, dead=args.dead, zones=args.zones
+        )
+    except ValueError as exc:
+        raise DNSError(str(exc)) from None
     hints: Path | None = args.hints
     temporary = hints is None
     if hints is None:

@@ -785,7 +785,8 @@ EXAMPLE = bytes.fromhex(
 
 
 def hex_to_bytes(text: str) -> bytes:
-    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    """Hex digits, in any spacing; anything after a # on a line is a comment."""
+    lines = [line.split("#", 1)[0] for line in text.splitlines()]
     return bytes.fromhex("".join("".join(lines).split()))
 
 

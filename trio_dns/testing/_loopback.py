@@ -32,7 +32,7 @@ import ipaddress
 import logging
 import random
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 import trio
@@ -40,9 +40,11 @@ import trio
 from .._address import Address, format_address, normalize_address
 from .._authority import Zone
 from .._errors import DNSError
+from .._wire.enums import RRClass, RRType
 from .._wire.message import Record
 from .._wire.name import Name
 from .._wire.rdtypes.address import AAAA, A
+from .._wire.rdtypes.single_name import NS
 from ._log import Action
 from ._sandbox import build_sandbox
 from ._server import AuthoritativeServer
@@ -122,12 +124,15 @@ class LoopbackSandbox:
         port: int = 53,
         ipv6: str | None = "::1",
         dead: Iterable[str] = (),
+        zones: Sequence[Zone] = (),
         seed: int = 0,
     ) -> LoopbackSandbox:
         """The sandbox moved to `prefix`.x.y on `port`; the IPv6-only server on
         `ipv6` (None: it is dropped, and its zone cannot be reached); the servers
-        named in `dead` dead, besides the one that always is."""
+        named in `dead` dead, besides the one that always is; and `zones` of
+        your own, each on a server of its own, delegated from its parent."""
         prefix = check_prefix(prefix)
+        extra = list(zones)
         sandbox = build_sandbox(seed=seed)
         originals = sandbox.network.servers
         dead = set(dead)
@@ -149,7 +154,7 @@ class LoopbackSandbox:
         targets = [target for target in moved.values() if target is not None]
         if len(set(targets)) != len(targets):
             raise ValueError("two sandbox servers would share a loopback address")
-        servers = []
+        servers: list[AuthoritativeServer] = []
         for server in originals:
             addresses = tuple(
                 (target, port)
@@ -177,6 +182,8 @@ class LoopbackSandbox:
                     name=server.name,
                 )
             )
+        for index, zone in enumerate(extra, 1):
+            servers = _add_zone(servers, zone, (f"{prefix}.200.{index}", port))
         hints = tuple(_move_records(sandbox.root_hints, moved))
         return cls(tuple(servers), hints, moved, seed)
 
@@ -233,6 +240,37 @@ class LoopbackSandbox:
                 nursery.start_soon(link.udp_loop, udp, udp_sockets)
                 nursery.start_soon(link.tcp_loop, trio.SocketListener(tcp))
             task_status.started([address for _, address, _, _ in bound])
+
+
+def _add_zone(
+    servers: list[AuthoritativeServer], zone: Zone, address: Address
+) -> list[AuthoritativeServer]:
+    """`servers` plus one for `zone` at `address`, named ns.<zone>, and the
+    delegation to it (NS and glue) in the closest enclosing zone they serve."""
+    served = {z.origin for server in servers for z in server.zones}
+    if zone.origin in served:
+        raise ValueError(f"{zone.origin} is in the sandbox already")
+    parent = max(
+        (origin for origin in served if zone.origin.is_subdomain(origin)),
+        key=lambda origin: len(origin.labels),
+    )
+    nameserver = Name.from_text(f"ns.{zone.origin}")
+    ns = Record(zone.origin, RRType.NS, RRClass.IN, zone.soa.ttl, NS(nameserver))
+    glue = Record(nameserver, RRType.A, RRClass.IN, zone.soa.ttl, A(address[0]))
+    # Its own NS records would name servers that are not there: ours replace them.
+    own = [r for r in zone.records if not (r.rtype == RRType.NS and r.name == zone.origin)]
+    child = Zone.from_records(zone.origin, [*own, ns, glue])
+    result = []
+    for server in servers:
+        if any(z.origin == parent for z in server.zones):
+            zones = tuple(
+                Zone.from_records(z.origin, [*z.records, ns, glue]) if z.origin == parent else z
+                for z in server.zones
+            )
+            server = attrs.evolve(server, zones=zones)
+        result.append(server)
+    name = nameserver.to_text(omit_final_dot=True)
+    return [*result, AuthoritativeServer(addresses=(address,), zones=(child,), name=name)]
 
 
 def _misbehaviour(server: AuthoritativeServer) -> str:
