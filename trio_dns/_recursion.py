@@ -145,7 +145,9 @@ class _Bailiwick:
     def __init__(self, zone: Name, exclude: Sequence[Name]) -> None:
         self.zone = zone
         # Only the zones strictly below `zone` matter; the rest are outside anyway.
-        self.exclude = tuple(x for x in exclude if x != zone and x.is_subdomain(zone))
+        self.exclude = (
+            tuple(x for x in exclude if x != zone and x.is_subdomain(zone)) if exclude else ()
+        )
 
     def __contains__(self, name: Name) -> bool:
         if not name.is_subdomain(self.zone):
