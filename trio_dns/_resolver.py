@@ -22,7 +22,20 @@ overall deadline. Running out gives SERVFAIL with an Extended DNS Error, never a
 hang. Nameserver names without glue are resolved concurrently; a lookup that would
 ask a question already being asked further up its own chain is skipped, so two
 zones whose servers live in each other cannot loop. Identical client questions in
-flight at once share one resolution.
+flight at once share one resolution. The query budget is 32, as Unbound's
+max-sent-count, but for the whole question, sub-lookups included.
+
+Every name has one source: a local zone (or the servers it delegates to), else
+the deepest forward zone's upstreams, else the global forwarders, else the
+servers found by iteration. What a source says is believed only inside its own
+zone (a forwarder's is its forward zone, the root for a global one) and outside
+the zones below it that have a source of their own (`_exclusions`); a forwarder's
+word ranks as non-authoritative data, below what an authoritative server says.
+
+ANY is answered as Unbound does (RFC 8482): from the cache, the RRsets of the
+common types held at the name; else it goes upstream, and each RRset of the
+reply is cached on its own. `deny_any` answers NOTIMP instead (Unbound's
+deny-any). The other meta-types are not resolved at all.
 
 DNSSEC (`_validation.py`): with a trust anchor (IANA's root keys when the root
 hints are IANA's, or `settings.trust_anchors`), upstream queries set DO, the
@@ -63,7 +76,7 @@ _REFUSED_TYPES = frozenset(
     RRType(t) for t in (RRType.OPT, *range(128, 256)) if RRType(t) != RRType.ANY
 )
 # What an ANY question is answered with from the cache, as Unbound does (RFC 8482
-# section 4.2: a subset will do); a CNAME too, for at an alias it is all there is.
+# lets a resolver give a subset); a CNAME too, for at an alias it is all there is.
 _ANY_FROM_CACHE = (
     RRType.A,
     RRType.AAAA,
@@ -1254,7 +1267,8 @@ def _signatures(records: Sequence[Record], rrsigs: Sequence[Record]) -> list[Rec
 
 
 def _denied_any(qname: Name, qclass: RRClass) -> Answer:
-    """NOTIMP for ANY, as Unbound's deny-any answers (RFC 8482 section 4.3)."""
+    """NOTIMP for ANY, as Unbound's deny-any answers (and Knot Resolver's any_notimp
+    module, with the same Extended DNS Error)."""
     return Answer(
         qname,
         RRType.ANY,
