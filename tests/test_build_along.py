@@ -703,7 +703,7 @@ def test_the_resolver_fails_where_the_package_does(hints: Path) -> None:
             chapter(5), name, "--root-hints", str(hints), "--port", str(PORT), "--timeout", "1"
         )
         theirs = trio_dns("resolve", name, "--root-hints", str(hints), "--port", str(PORT))
-        assert ours.returncode == 1
+        assert ours.returncode == theirs.returncode == 0
         assert (
             resolve_lines(ours.stdout)[0]
             == resolve_lines(theirs.stdout)[0]

@@ -1194,12 +1194,22 @@ def check_round_trip(message: Message) -> str:
     return f";; re-encoded in {len(written)} octets: parses back the same"
 
 
-async def run_server(args: argparse.Namespace) -> None:
-    handler = local_then_forward(args.zones, args.forward)
+async def start_serving(address: tuple[str, int], handler: Handler, doing: str) -> int:
+    """Serve until Ctrl-C; exit status 1, with a message, if the address is taken."""
+    host, port = address
     async with trio.open_nursery() as nursery:
-        await nursery.start(serve, args.listen, handler)
-        host, port = args.listen
-        print(f"listening on {host}#{port} (UDP and TCP); Ctrl-C stops", flush=True)
+        try:
+            await nursery.start(serve, address, handler)
+        except OSError as exc:
+            print(f"cannot listen on {host}#{port}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"{doing} on {host}#{port} (UDP and TCP); Ctrl-C stops", flush=True)
+    return 0
+
+
+async def run_server(args: argparse.Namespace) -> int:
+    handler = local_then_forward(args.zones, args.forward)
+    return await start_serving(args.listen, handler, "listening")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1227,7 +1237,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("nothing to answer from: give --forward, --zone or both")
     QUERY_TIMEOUT, VERBOSE = args.timeout, args.trace
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the normal way to stop
-        trio.run(run_server, args)
+        return trio.run(run_server, args)
     return 0
 
 

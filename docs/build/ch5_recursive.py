@@ -1464,25 +1464,32 @@ def check_round_trip(message: Message) -> str:
     return f";; re-encoded in {len(written)} octets: parses back the same"
 
 
-async def run_server(args: argparse.Namespace) -> None:
-    handler = local_then_forward(args.zones, args.forward)
+async def start_serving(address: tuple[str, int], handler: Handler, doing: str) -> int:
+    """Serve until Ctrl-C; exit status 1, with a message, if the address is taken."""
+    host, port = address
     async with trio.open_nursery() as nursery:
-        await nursery.start(serve, args.listen, handler)
-        host, port = args.listen
-        print(f"listening on {host}#{port} (UDP and TCP); Ctrl-C stops", flush=True)
+        try:
+            await nursery.start(serve, address, handler)
+        except OSError as exc:
+            print(f"cannot listen on {host}#{port}: {exc.strerror}", file=sys.stderr)
+            return 1
+        print(f"{doing} on {host}#{port} (UDP and TCP); Ctrl-C stops", flush=True)
+    return 0
+
+
+async def run_server(args: argparse.Namespace) -> int:
+    handler = local_then_forward(args.zones, args.forward)
+    return await start_serving(args.listen, handler, "listening")
 
 
 async def run_resolve(args: argparse.Namespace) -> int:
     answer = await resolve(args.name, args.rtype, args.root_hints)
     print(answer_to_text(args.name, args.rtype, answer), end="")
-    return 0 if answer.rcode in (RCODE_NOERROR, RCODE_NXDOMAIN) else 1
+    return 0  # SERVFAIL too: "I could not find out" is an answer, as trio-dns resolve says
 
 
-async def run_recursive_server(args: argparse.Namespace) -> None:
-    async with trio.open_nursery() as nursery:
-        await nursery.start(serve, args.listen, recursive_handler(args.root_hints))
-        host, port = args.listen
-        print(f"resolving on {host}#{port} (UDP and TCP); Ctrl-C stops", flush=True)
+async def run_recursive_server(args: argparse.Namespace) -> int:
+    return await start_serving(args.listen, recursive_handler(args.root_hints), "resolving")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1509,7 +1516,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             parser.error("--listen takes an IP address, with an optional :PORT")
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the normal way to stop
-            trio.run(run_recursive_server, args)
+            return trio.run(run_recursive_server, args)
         return 0
     if args.name is None:
         parser.error("a NAME to resolve is required (or --serve)")
