@@ -1,8 +1,8 @@
 """The build-along programs of docs/build/ run, and agree with the package.
 
 Each chapter's program runs as a reader runs it (`python docs/build/chN_*.py`),
-against `trio-dns sandbox` on its own loopback addresses (127.56.x.y, port
-53531), and its output is compared with the package's on the same bytes or the
+against `trio-dns sandbox` on its own loopback addresses (127.56.x.y, on a
+port free at the time), and its output is compared with the package's on the same bytes or the
 same question: the parsers with `Message.from_wire`, the stubs with `trio-dns
 query`, the server through dnspython, the recursive resolver with `trio-dns
 resolve --root-hints`.
@@ -32,14 +32,14 @@ import dns.rrset
 import pytest
 
 from tests.data import NAMES, load
-from tests.test_sandbox_loopback import Process, running_sandbox, section
+from tests.test_sandbox_loopback import Process, free_port, running_sandbox, section
 from trio_dns import MalformedMessage, Message, Name, Record, RRClass, RRType, rdata_from_text
 from trio_dns.testing._loopback import ipv6_loopback_available
 
 BUILD = Path(__file__).parent.parent / "docs" / "build"
 CHAPTERS = sorted(BUILD.glob("ch[0-9]_*.py"))
 PREFIX = "127.56"
-PORT = 53531
+PORT = free_port()
 ROOT = f"{PREFIX}.2.1"
 EXAMPLE_NS = f"{PREFIX}.100.10"
 TIMEOUT = 5.0
@@ -71,10 +71,20 @@ def trio_dns(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def hints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("build-along") / "root.hints"
-    with running_sandbox(path, prefix=PREFIX, port=PORT):
-        yield path
+def hints_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("build-along") / "sandbox.hints"
+
+
+@pytest.fixture(scope="module")
+def sandbox(hints_path: Path) -> Iterator[Process]:
+    with running_sandbox(hints_path, prefix=PREFIX, port=PORT) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def hints(sandbox: Process, hints_path: Path) -> Path:
+    """The root hints of the running sandbox."""
+    return hints_path
 
 
 # -- the programs themselves ---------------------------------------------------------------
@@ -767,3 +777,111 @@ trio.run(main)
     ]
     assert third.splitlines()[0] == ";; www.example.com. A: from the cache"
     assert "198.51.100.25" in third
+
+
+# -- the transcripts of the guide's build-it-yourself parts ------------------------------------
+
+GUIDE = BUILD.parent
+_CONSOLE = re.compile(r"^```console\n(.*?)^```", re.M | re.S)
+
+
+def transcripts() -> list[tuple[str, str, str]]:
+    """(chapter, command, what the guide shows it printing), from the console
+    blocks after "## Build it yourself" in chapters 1 to 5."""
+    found = []
+    for chapter in sorted(GUIDE.glob("0[1-5]-*.md")):
+        text = chapter.read_text(encoding="utf-8")
+        part = text[text.index("\n## Build it yourself") :]
+        for block in _CONSOLE.findall(part):
+            lines = block.splitlines()
+            starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
+            for i, start in enumerate(starts):
+                end = starts[i + 1] if i + 1 < len(starts) else len(lines)
+                found.append((chapter.name, lines[start][2:], "\n".join(lines[start + 1 : end])))
+    return found
+
+
+def test_the_transcripts_are_found() -> None:
+    chapters = {chapter for chapter, _, _ in transcripts()}
+    assert chapters == {
+        f"0{n}-{name}.md"
+        for n, name in [
+            (1, "wire-protocol"),
+            (2, "stub-resolver"),
+            (3, "record-types"),
+            (4, "server"),
+            (5, "recursion"),
+        ]
+    }
+
+
+def to_here(command: str, hints: Path) -> list[str]:
+    """The guide's command (for the sandbox at 127.54.x.y on port 53) for this
+    test's sandbox, as a list of arguments."""
+    words = command.replace("127.54.", f"{PREFIX}.").replace("sandbox.hints", str(hints)).split()
+    if words[0] == "python":
+        words[0] = sys.executable
+    if any(word.startswith("--forward") for word in words):
+        index = words.index("--forward") + 1
+        words[index] += f":{PORT}"
+    elif "--root-hints" in words:
+        words += ["--port", str(PORT)]
+    elif any(word.startswith("@") for word in words) and words[0] != "dig":
+        words += ["-p", str(PORT)]
+    return words
+
+
+def as_guide_shows(output: str, hints: Path) -> str:
+    """Output from this test's sandbox, written as the guide's sandbox prints it."""
+    for here, there in [
+        (str(hints), "sandbox.hints"),
+        (f" --upstream-port {PORT}", ""),
+        (f" --port {PORT}", ""),
+        (f" -p {PORT}", ""),
+        (f":{PORT}", ":53"),
+        (f"#{PORT}", "#53"),
+        (f"{PREFIX}.", "127.54."),
+    ]:
+        output = output.replace(here, there)
+    output = re.sub(r"\bid: \d+", "id: N", output)
+    output = re.sub(r"(?<=\S) {2,}", " ", output)  # columns padded to the longer port
+    return "\n".join(line.rstrip() for line in output.strip("\n").splitlines())
+
+
+def test_the_guide_shows_what_the_programs_print(sandbox: Process, hints: Path) -> None:
+    servers: list[Process] = []
+    failures = []
+    try:
+        for chapter, command, shown in transcripts():
+            expected = as_guide_shows(shown, Path("sandbox.hints"))
+            if command.startswith("trio-dns sandbox"):
+                if shown:  # the listing: the one this test's sandbox printed
+                    actual = as_guide_shows("".join(sandbox.seen), hints)
+                    if not ipv6_loopback_available():
+                        expected = "\n".join(
+                            line for line in expected.splitlines() if "::1" not in line
+                        )
+                        actual = "\n".join(
+                            line for line in actual.splitlines() if "v6only" not in line
+                        )
+                    if actual != expected:
+                        failures.append(
+                            f"{chapter}: $ {command}\n{expected}\n--- printed:\n{actual}"
+                        )
+                continue
+            words = to_here(command, hints)
+            if "Ctrl-C stops" in shown:
+                server = start_server(Path(words[1]), *words[2:])
+                servers.append(server)
+                actual = as_guide_shows("".join(server.seen), hints)
+            else:
+                result = subprocess.run(
+                    words, cwd=GUIDE.parent, capture_output=True, text=True, timeout=60, check=False
+                )
+                actual = as_guide_shows(result.stdout + result.stderr, hints)
+            if actual != expected:
+                failures.append(f"{chapter}: $ {command}\n{expected}\n--- printed:\n{actual}")
+    finally:
+        for server in servers:
+            server.stop(signal.SIGINT)
+    assert not failures, "\n\n".join(failures)

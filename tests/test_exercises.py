@@ -28,7 +28,7 @@ import dns.rrset
 import pytest
 
 from tests.test_build_along import check_parser, resolve_lines, start_server
-from tests.test_sandbox_loopback import running_sandbox, section
+from tests.test_sandbox_loopback import free_port, running_sandbox, section
 from trio_dns import MalformedMessage, Message, RRType
 
 ROOT = Path(__file__).parent.parent
@@ -36,7 +36,7 @@ DOCS = ROOT / "docs"
 BUILD = DOCS / "build"
 ANSWERS = BUILD / "answers"
 PREFIX = "127.61"
-PORT = 53532
+PORT = free_port()
 EXAMPLE_NS = f"{PREFIX}.100.10"
 TIMEOUT = 5.0
 
@@ -319,7 +319,7 @@ def test_5_2_the_trace_when_a_server_is_dead(hints: Path, tmp_path: Path) -> Non
         "--trace",
     )
     assert "ns1.example.com" in normal.stdout and "ns2.example.com" not in normal.stdout
-    prefix, port = "127.62", PORT + 1
+    prefix, port = "127.62", free_port()
     dead_hints = tmp_path / "dead.hints"
     with running_sandbox(
         dead_hints, "--no-ipv6", "--dead", "ns1.example.com", prefix=prefix, port=port

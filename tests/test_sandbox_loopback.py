@@ -1,7 +1,7 @@
 """`trio-dns sandbox`: the simulated internet on loopback sockets, as a user runs it.
 
-The sandbox runs as a subprocess on its own addresses (127.55.x.y, port 53530,
-and ::1 for the IPv6-only server); dig and dnspython walk it from the root, and
+The sandbox runs as a subprocess on its own addresses (127.55.x.y, on a port
+free at the time, and ::1 for the IPv6-only server); dig and dnspython walk it from the root, and
 the real `trio-dns serve --root-hints` resolves through it.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import re
 import shutil
 import signal
@@ -35,8 +36,29 @@ from trio_dns import read_zone, read_zone_file
 from trio_dns._wire.enums import RRType
 from trio_dns.testing._loopback import LoopbackSandbox, check_prefix, ipv6_loopback_available
 
+
+def free_port() -> int:
+    """A port that nothing on loopback uses now, for sandboxes of this run's own:
+    several runs of the suite may share a machine, and ours must not meet theirs."""
+    choose = random.SystemRandom()
+    places = [(socket.AF_INET, "127.0.0.1")]
+    if ipv6_loopback_available():
+        places.append((socket.AF_INET6, "::1"))
+    for _ in range(200):
+        port = choose.randrange(20000, 30000)  # below the kernel's ephemeral ports
+        try:
+            for family, host in places:
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    with socket.socket(family, kind) as sock:
+                        sock.bind((host, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port on loopback")
+
+
 PREFIX = "127.55"
-PORT = 53530
+PORT = free_port()
 ROOT = f"{PREFIX}.2.1"
 STARTUP_TIMEOUT = 30.0
 TIMEOUT = 5.0
@@ -68,10 +90,15 @@ class Process:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                line = lines.get(timeout=0.1)
             except queue.Empty:
-                self.stop()
-                pytest.fail(f"no {text!r} in time; seen: {self.seen}, stderr: {drain(self.stderr)}")
+                exited = self.popen.poll() is not None and all(
+                    not t.is_alive() for t in self.threads
+                )
+                if exited or time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail(f"no {text!r}; seen: {self.seen}, stderr: {drain(self.stderr)}")
+                continue
             self.seen.append(line)
             if text in line:
                 return
@@ -221,11 +248,11 @@ def test_it_prints_every_server_and_writes_hints_that_lead_to_them(hints: Path) 
     with running_sandbox(hints.with_name("listing.hints"), "--no-ipv6", prefix="127.57") as process:
         listing = "".join(process.seen)
     assert "15 servers on loopback" in listing
-    assert re.search(r"ns2\.example\.com +127\.57\.100\.11:53530 +example\.com\. \(dead", listing)
+    assert re.search(rf"ns2\.example\.com +127\.57\.100\.11:{PORT} +example\.com\. \(dead", listing)
     assert re.search(
-        r"ns1\.lame\.com +127\.57\.100\.20:53530 +lame\.com\. \(lame: refused\)", listing
+        rf"ns1\.lame\.com +127\.57\.100\.20:{PORT} +lame\.com\. \(lame: refused\)", listing
     )
-    assert re.search(r"a\.root +127\.57\.2\.1:53530 +\. sandbox\.", listing)
+    assert re.search(rf"a\.root +127\.57\.2\.1:{PORT} +\. sandbox\.", listing)
     assert f"dig @127.57.2.1 -p {PORT} www.example.com +norecurse" in listing
     assert len(sandbox.servers) == 15
 
