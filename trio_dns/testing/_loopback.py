@@ -16,6 +16,13 @@ server can live on `::1`: the one that has nothing but IPv6 (`ns1.v6only.net`).
 The AAAA addresses of servers that also have IPv4 are dropped, with their
 records, rather than left pointing off the machine.
 
+Two additions make the sandbox a place to experiment: servers named in `dead`
+stop answering (to meet a dead server where the resolver will notice it), and
+each zone of `zones` gets a server of its own at `<prefix>.200.N`, called
+`ns.<zone>`, with NS and glue for it added to the closest enclosing zone the
+sandbox serves (the zone's own apex NS records are replaced: they would name
+servers that are not there).
+
 `serve()` binds UDP and TCP on every address and hands each query, as bytes, to
 `AuthoritativeServer.respond`, the same code that answers on the fake network,
 so the servers keep their behaviours: the dead one reads queries and says
