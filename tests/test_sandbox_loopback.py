@@ -32,7 +32,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from trio_dns import read_zone, read_zone_file
+from trio_dns import Zone, read_zone, read_zone_file
 from trio_dns._wire.enums import RRType
 from trio_dns.testing._loopback import LoopbackSandbox, check_prefix, ipv6_loopback_available
 
@@ -507,3 +507,54 @@ def test_an_address_in_use_is_one_line_and_exit_1(hints: Path, tmp_path: Path) -
         f"trio-dns: cannot listen on {ROOT}:{PORT}: Address already in use "
         "(another sandbox or server is there: try another --prefix or --port)\n"
     )
+
+
+# -- zones of your own ------------------------------------------------------------------------
+
+OWN_ZONE = """
+mine.org. 600 IN SOA ns.mine.org. me.mine.org. 1 7200 900 1209600 300
+mine.org. 600 IN NS ns.elsewhere.example.
+www.mine.org. 600 IN A 192.0.2.99
+"""
+
+
+def test_a_zone_of_your_own_is_delegated_from_its_parent() -> None:
+    sandbox = LoopbackSandbox.build(prefix=PREFIX, port=PORT, zones=[Zone.from_text(OWN_ZONE)])
+    own = sandbox.servers[-1]
+    assert own.name == "ns.mine.org" and own.addresses == ((f"{PREFIX}.200.1", PORT),)
+    (zone,) = own.zones
+    apex_ns = [r.rdata.to_text() for r in zone.records if r.rtype == RRType.NS]
+    assert apex_ns == ["ns.mine.org."]  # the NS that named nobody is gone
+    org = next(z for s in sandbox.servers for z in s.zones if z.origin.to_text() == "org.")
+    delegation = {
+        r.to_text() for r in org.records if r.name.to_text() in ("mine.org.", "ns.mine.org.")
+    }
+    assert delegation == {
+        "mine.org.\t600\tIN\tNS\tns.mine.org.",
+        f"ns.mine.org.\t600\tIN\tA\t{PREFIX}.200.1",
+    }
+
+
+SANDBOX = [sys.executable, "-m", "trio_dns", "sandbox"]
+
+
+def test_zones_the_sandbox_cannot_take_are_one_line(tmp_path: Path) -> None:
+    existing = tmp_path / "example.zone"
+    existing.write_text("example.com. 60 IN SOA ns.example.com. me.example.com. 1 2 3 4 5\n")
+    broken = tmp_path / "broken.zone"
+    broken.write_text("mine.org. 60 IN SOA ns.mine.org.\n")
+    for zone, status, message in [
+        (tmp_path / "missing.zone", 2, "No such file or directory"),
+        (broken, 2, "--zone"),
+        (existing, 1, "example.com. is in the sandbox already"),
+    ]:
+        result = subprocess.run(
+            [*SANDBOX, "--prefix", "127.63", "--port", str(PORT), "--no-ipv6", "--zone", str(zone)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == status, result.stderr
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
