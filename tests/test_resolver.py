@@ -8,6 +8,7 @@ import trio
 
 from trio_dns import NS, A, DNSError, EdeCode, Flag, Message, Name, Rcode, Record, RRClass, RRType
 from trio_dns._cache import Cache
+from trio_dns._iteration import Iteration
 from trio_dns._resolver import Resolver, ResolverSettings
 from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, Zone, answer_query, build_sandbox
 from trio_dns.testing._sandbox import COM_ZONE, EXAMPLE_ZONE, ROOT_ZONE, SANDBOX_ZONE
@@ -477,13 +478,13 @@ async def test_minimisation_skips_to_the_full_name_when_the_parent_is_known(
     # Under a name already answered, one look-up of the parent replaces the
     # walk down from the zone, label by label.
     asked: list[str] = []
-    no_cut_below = Resolver._no_cut_below
+    no_cut_below = Iteration._no_cut_below
 
-    def spy(self: Resolver, name: Name, qclass: RRClass) -> bool:
+    def spy(self: Iteration, name: Name) -> bool:
         asked.append(str(name))
-        return no_cut_below(self, name, qclass)
+        return no_cut_below(self, name)
 
-    monkeypatch.setattr(Resolver, "_no_cut_below", spy)
+    monkeypatch.setattr(Iteration, "_no_cut_below", spy)
     sandbox.network.clear_log()
     await resolver.resolve("deep.x.y.wild.example.com", "A")
     assert [str(e.qname) for e in sandbox.network.exchanges] == ["deep.x.y.wild.example.com."]

@@ -445,7 +445,7 @@ async def test_bogus_is_cached_briefly_and_never_served_as_valid(
     first = await resolver.resolve("www.example.test", "A")
     assert_bogus(first, EdeCode.SIGNATURE_EXPIRED)
     cached = resolver.cache.get_rrset(
-        Name.from_text("www.example.test"), RRType.A, first.qclass, trio.current_time()
+        Name.from_text("www.example.test"), RRType.A, first.qclass, resolver.now()
     )
     assert cached is not None and cached.validation is Validation.BOGUS
     assert cached.ttl <= 60

@@ -387,3 +387,14 @@ def _rrsets_with_rank(
     records: Iterable[Record], rank: Rank
 ) -> list[tuple[tuple[Record, ...], Rank]]:
     return [(tuple(rs), rank) for rs in _rrsets(records).values()]
+
+
+def describe(result: Classification) -> str:
+    """A reply's meaning in a few words, for traces."""
+    if result.outcome == Outcome.REFERRAL and result.referral is not None:
+        return f"referral to {result.referral.zone}"
+    if result.outcome in (Outcome.LAME, Outcome.SERVER_ERROR):
+        return f"{result.outcome.value}: {result.reason}"
+    if result.outcome == Outcome.CNAME and result.target is not None:
+        return f"CNAME to {result.target}"
+    return str(result.outcome.value)

@@ -33,7 +33,6 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import attrs
-import trio
 
 from ._answer import Answer
 from ._cache import Validation
@@ -384,7 +383,7 @@ class Validator:
 
     async def zone_keys(self, zone: Name, lookup: Lookup, depth: int = 0) -> ZoneKeys:
         """The trusted DNSKEYs of `zone`, or why there are none."""
-        now = trio.current_time()
+        now = self.clock()
         known = self.zones.get(zone)
         if known is not None and known.expires > now:
             return known
@@ -405,7 +404,7 @@ class Validator:
             ttl = min(ttl or BOGUS_TTL, BOGUS_TTL)
         elif ttl is None:
             ttl = INSECURE_TTL
-        return ZoneKeys(zone, verdict, keys, trio.current_time() + ttl)
+        return ZoneKeys(zone, verdict, keys, self.clock() + ttl)
 
     async def _zone_keys(self, zone: Name, lookup: Lookup, depth: int) -> ZoneKeys:
         nta = self.negative_anchor(zone)
@@ -444,7 +443,7 @@ class Validator:
             parent = anchor
         parent_keys = await self.zone_keys(parent, lookup, depth + 1)
         if parent_keys.verdict.validation is not Validation.SECURE:
-            ttl = int(parent_keys.expires - trio.current_time())
+            ttl = int(parent_keys.expires - self.clock())
             return self._remember(zone, parent_keys.verdict, max(ttl, 1))
         now = self.now()
         if ds:

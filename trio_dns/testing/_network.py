@@ -24,6 +24,7 @@ import heapq
 import itertools
 import math
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -185,12 +186,22 @@ class FakeNetwork:
     _port_rng: random.Random = attrs.field(init=False)
     _ports_in_use: set[Address] = attrs.field(init=False, factory=set)
     _log: deque[Exchange] = attrs.field(init=False)
+    # Wall-clock seconds at virtual time zero, fixed by the first call to `clock`.
+    _epoch: float | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self._port_rng = random.Random(f"{self.seed}:ports")
         self._log = deque(maxlen=self.log_limit)
 
     # -- building the network --------------------------------------------------
+
+    def clock(self) -> float:
+        """Wall-clock seconds that follow Trio's (virtual) clock: a resolver on
+        this network ages its cache and checks signatures by it, so jumping the
+        autojump clock forward expires TTLs as the real passing of time would."""
+        if self._epoch is None:
+            self._epoch = time.time() - trio.current_time()
+        return self._epoch + trio.current_time()
 
     def add_server(
         self,

@@ -1,0 +1,695 @@
+"""One resolution as a pure state machine: what to ask next, and what a reply means.
+
+Theory of operation (h11's shape, applied to iteration): an `Iteration` holds the
+state of resolving one question (the zone cut it stands at, that zone's servers
+and their addresses, how far QNAME minimisation has revealed the name, the
+CNAME/DNAME chain so far, the shared work budget) and does no I/O at all. The
+driver (`_resolver.py`) asks it `next_step()` and gets one of:
+
+- `Ask`: send this question to these servers (best first; the driver races
+  them) and `receive(Replied(...))` with the classified winning reply, or
+  `receive(Failed(...))` when every one of them failed;
+- `Resolve`: I need the addresses of these nameserver names that came without
+  glue; `receive(Addresses(...))` with what was found;
+- `Prime`: learn the root's NS set before going on; `receive(Primed())`;
+- `Done`: here is the answer.
+
+A limit that is hit, or a zone with no usable server, raises `OutOfBudget` or
+`NoServers` from `next_step()`; every server of a zone failing raises
+`Unreachable`. The driver turns those into SERVFAIL with an Extended DNS Error.
+
+Inside, the resolution is written as a plain generator that yields the steps
+above and is sent the events: the decisions read in order, as RFC 1034 section
+5.3.3 tells them, and still nothing here can block or touch a socket. The
+cache is consulted and filled as the resolution goes (`_cache_path.py` for what
+is already known); `now` comes from the clocks the resolver is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from typing import Protocol
+
+import attrs
+
+from ._address import Address, normalize_address
+from ._answer import Answer, TraceEvent
+from ._authority import Zone
+from ._cache import Cache, NegativeKind, Rank
+from ._cache_path import Known, follow
+from ._errors import DNSError
+from ._recursion import Classification, Outcome, classify_reply, covering
+from ._servers import ServerSelection
+from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
+from ._wire.message import Message, Record
+from ._wire.name import ROOT, Name
+from ._wire.rdtypes.address import AAAA, A
+from ._wire.rdtypes.single_name import NS
+
+MAX_MINIMISE_COUNT = 10  # RFC 9156 section 2.3: then stop minimising
+
+
+class Limits(Protocol):
+    """The settings iteration reads (`ResolverSettings` has them all)."""
+
+    @property
+    def qname_minimisation(self) -> bool: ...
+    @property
+    def use_ipv4(self) -> bool: ...
+    @property
+    def use_ipv6(self) -> bool: ...
+    @property
+    def max_queries(self) -> int: ...
+    @property
+    def max_referrals(self) -> int: ...
+    @property
+    def max_chain(self) -> int: ...
+    @property
+    def max_glueless_per_delegation(self) -> int: ...
+    @property
+    def max_glueless_depth(self) -> int: ...
+    @property
+    def rounds(self) -> int: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def forwarders(self) -> tuple[Address, ...]: ...
+    @property
+    def forward_zones(self) -> tuple[tuple[Name, tuple[Address, ...]], ...]: ...
+
+
+# -- errors: why a resolution stopped ------------------------------------------------
+
+
+class OutOfBudget(DNSError):
+    def __init__(self, code: EdeCode, text: str) -> None:
+        self.code = code
+        self.text = text
+        super().__init__(text)
+
+
+class NoServers(DNSError):
+    """No address is known, or can be found, for any nameserver of a zone."""
+
+
+class Unreachable(DNSError):
+    """Every server of a zone failed, every round."""
+
+    def __init__(self, errors: Sequence[tuple[object, BaseException]]) -> None:
+        self.errors = tuple(errors)
+        reasons = "; ".join(f"{who}: {why}" for who, why in self.errors[:4]) or "no server"
+        super().__init__(f"no server could answer ({reasons})")
+
+
+# -- steps out, events in ------------------------------------------------------------
+
+
+@attrs.frozen
+class Ask:
+    """Send (qname, qtype) to `servers` of `zone`, best first."""
+
+    zone: Name
+    servers: tuple[Address, ...]
+    qname: Name
+    qtype: RRType
+    qclass: RRClass
+    forward: bool = False  # RD set, to a recursive upstream
+    exclude: tuple[Name, ...] = ()  # zones below with a source of their own
+
+    def judge(self, reply: Message) -> Classification:
+        """What one server's reply means; LAME and SERVER_ERROR lose the race."""
+        result = classify_reply(
+            reply,
+            self.qname,
+            self.qtype,
+            self.zone,
+            authoritative=not self.forward,
+            exclude=self.exclude,
+        )
+        if self.forward and Flag.RA not in reply.flags and Flag.AA not in reply.flags:
+            # Neither recursion nor authority: this upstream will not resolve for us.
+            return Classification(Outcome.LAME, reason="upstream does not recurse (RA clear)")
+        return result
+
+
+@attrs.frozen
+class Resolve:
+    """Find the addresses of these nameserver names of `zone` (A, then AAAA)."""
+
+    names: tuple[Name, ...]
+    zone: Name
+    path: tuple[tuple[Name, RRType], ...]
+
+
+@attrs.frozen
+class Prime:
+    """Learn the root's NS set from the hints (RFC 8109) before going on."""
+
+
+@attrs.frozen
+class Done:
+    answer: Answer
+
+
+Step = Ask | Resolve | Prime | Done
+
+
+@attrs.frozen
+class Replied:
+    result: Classification
+
+
+@attrs.frozen
+class Failed:
+    errors: tuple[tuple[object, BaseException], ...]
+
+
+@attrs.frozen
+class Addresses:
+    found: tuple[Address, ...]
+
+
+@attrs.frozen
+class Primed:
+    pass
+
+
+Event = Replied | Failed | Addresses | Primed | None
+
+
+# -- what all resolutions of one resolver share --------------------------------------
+
+
+@attrs.define
+class Stats:
+    questions: int = 0
+    cache_answers: int = 0
+    upstream_queries: int = 0
+    timeouts: int = 0
+    # Exchanges that failed outright: unreachable, refused, a malformed reply, a
+    # broken TCP connection (the exchange layer's own counters say which).
+    failures: int = 0
+    lame_replies: int = 0
+    server_errors: int = 0
+    servfails: int = 0
+    shared: int = 0  # questions that joined one already in flight
+    # DNSSEC verdicts on answers to client questions.
+    secure: int = 0
+    insecure: int = 0
+    bogus: int = 0
+
+
+@attrs.define(eq=False)
+class Context:
+    """A resolver's state that every resolution reads and adds to."""
+
+    cache: Cache
+    settings: Limits
+    servers: ServerSelection
+    local_zones: Sequence[Zone]
+    hint_ns: tuple[Record, ...]
+    hint_addresses: dict[Name, list[Address]]
+    hint_glue: tuple[Record, ...]  # the hints' addresses as records, for RD=0 referrals
+    clock: Callable[[], float]  # wall-clock seconds: cache ages and signature validity
+    monotonic: Callable[[], float]  # for deadlines, RTTs and traces
+    stats: Stats = attrs.Factory(Stats)
+
+    def store(self, result: Classification) -> None:
+        now = self.clock()
+        for records, rank in result.to_cache:
+            self.cache.put_rrset(records, rank, now, rrsigs=result.rrsigs_for(records))
+
+    def exclusions(self, zone: Name) -> tuple[Name, ...]:
+        """The zones below `zone` that have a source of their own (a forwarder, a
+        local zone): a server of `zone` does not speak for them."""
+        if not self.settings.forward_zones and not self.local_zones:
+            return ()
+        own = (
+            *(forwarded for forwarded, _ in self.settings.forward_zones),
+            *(local.origin for local in self.local_zones),
+        )
+        return tuple(x for x in own if x != zone and x.is_subdomain(zone))
+
+    def upstreams_for(self, qname: Name) -> tuple[Name, tuple[Address, ...]] | None:
+        """The zone forwarded and its upstream resolvers, if this name is forwarded
+        rather than iterated: the deepest forward zone above it, else the global
+        forwarders (whose zone is the root). A name this far inside a local zone
+        lies below one of its delegations, which iteration follows, unless a
+        forward zone below the local zone is deeper still."""
+        best: tuple[Name, tuple[Address, ...]] | None = None
+        for zone, addresses in self.settings.forward_zones:
+            if qname.is_subdomain(zone) and (best is None or len(zone) > len(best[0])):
+                best = (zone, addresses)
+        depth = -1 if best is None else len(best[0])
+        if any(len(z.origin) > depth and qname.is_subdomain(z.origin) for z in self.local_zones):
+            return None
+        if best is not None:
+            return best
+        return (ROOT, self.settings.forwarders) if self.settings.forwarders else None
+
+    def family_allowed(self, address: Address) -> bool:
+        return self.settings.use_ipv6 if ":" in address[0] else self.settings.use_ipv4
+
+    def addresses_of(self, records: Sequence[Record]) -> list[Address]:
+        out = []
+        port = self.settings.port
+        for record in records:
+            if isinstance(record.rdata, A | AAAA):
+                # Already in canonical spelling: A is checked by inet_pton, AAAA
+                # normalised, when the rdata is made.
+                address = (record.rdata.address, port)
+                if self.family_allowed(address):
+                    out.append(address)
+        return out
+
+
+def hint_records(
+    hints: Sequence[Record], port: int
+) -> tuple[tuple[Record, ...], dict[Name, list[Address]]]:
+    """The root NS set of the hints, and the addresses they give its names."""
+    ns = tuple(r for r in hints if r.rtype == RRType.NS and r.name == ROOT)
+    addresses: dict[Name, list[Address]] = {}
+    for record in hints:
+        if isinstance(record.rdata, A | AAAA):
+            addresses.setdefault(record.name, []).append(
+                normalize_address(record.rdata.address, port)
+            )
+    return ns, addresses
+
+
+@attrs.define(eq=False)
+class Work:
+    """The budget and trace of one client question, shared by all its sub-lookups."""
+
+    settings: Limits
+    started: float
+    monotonic: Callable[[], float]
+    trace: list[TraceEvent] | None
+    cd: bool = False  # the client's Checking Disabled: cached data as it is, unjudged
+    queries: int = 0
+    # Set once a limit is hit. Limits are often hit inside a race attempt or a
+    # glueless lookup, that is, inside a nursery, where an exception would count
+    # as one server failing or arrive wrapped in an ExceptionGroup; so the tasks
+    # record it here and the code outside the nursery raises it.
+    exhausted: OutOfBudget | None = None
+
+    def spend_query(self) -> None:
+        self.queries += 1
+        if self.queries > self.settings.max_queries:
+            self.exhausted = OutOfBudget(
+                EdeCode.OTHER, f"gave up after {self.settings.max_queries} upstream queries"
+            )
+            raise self.exhausted
+
+    def check(self) -> None:
+        """Raise the limit that was hit, if one was."""
+        if self.exhausted is not None:
+            raise self.exhausted
+
+    def note(self, event: TraceEvent) -> None:
+        if self.trace is not None:
+            self.trace.append(event)
+
+    def elapsed(self) -> float:
+        return self.monotonic() - self.started
+
+    def event(self, kind: str, name: Name, rtype: RRType, **fields: object) -> None:
+        if self.trace is not None:
+            self.trace.append(TraceEvent(self.elapsed(), kind, name, rtype, **fields))  # type: ignore[arg-type]
+
+
+# -- the state machine ---------------------------------------------------------------
+
+_Gen = Generator[Step, Event, Answer]
+
+
+class Iteration:
+    """Resolving one question (qname, qtype, qclass): `next_step()`, `receive()`.
+
+    `path` is the chain of questions this one is a sub-lookup of (nameserver
+    names without glue), so that a lookup never waits on itself."""
+
+    def __init__(
+        self,
+        context: Context,
+        qname: Name,
+        qtype: RRType,
+        qclass: RRClass,
+        work: Work,
+        path: tuple[tuple[Name, RRType], ...] = (),
+    ) -> None:
+        self.context = context
+        self.qname = qname
+        self.qtype = qtype
+        self.qclass = qclass
+        self.work = work
+        self.path = path
+        self._run: _Gen = self._resolve()
+        self._step: Step | None = None
+        self._event: Event = None
+        self._started = False
+
+    @classmethod
+    def priming(cls, context: Context, work: Work) -> Iteration:
+        """Ask the hinted root servers for the root's NS set, and cache it."""
+        iteration = cls(context, ROOT, RRType.NS, RRClass.IN, work, ((ROOT, RRType.NS),))
+        iteration._run = iteration._prime()
+        return iteration
+
+    def next_step(self) -> Step:
+        """What the driver should do now. The same step until `receive` is called."""
+        if self._step is None:
+            try:
+                if not self._started:
+                    self._started = True
+                    self._step = next(self._run)
+                else:
+                    self._step = self._run.send(self._event)
+            except StopIteration as stop:
+                self._step = Done(stop.value)
+        return self._step
+
+    def receive(self, event: Event) -> None:
+        """The outcome of the step `next_step` gave."""
+        if isinstance(self._step, Done):
+            raise RuntimeError("the resolution is over")
+        self._event = event
+        self._step = None
+
+    # -- the question, through the cache and the chain -------------------------------
+
+    def _resolve(self) -> _Gen:
+        ctx, qname, qtype, qclass = self.context, self.qname, self.qtype, self.qclass
+        chain: list[Record] = []
+        sigs: list[Record] = []  # the RRSIGs over the chain's records
+        seen: set[Name] = set()
+        current = qname
+        max_chain = self.context.settings.max_chain
+        while True:
+            known: Known = follow(ctx, qname, qtype, qclass, current, chain, sigs, seen, self.work)
+            if known.answer is not None:
+                return known.answer
+            current = known.current
+            upstreams = ctx.upstreams_for(current)
+            if upstreams is None:
+                result = yield from self._iterate(current)
+            else:
+                result = yield from self._forward(current, *upstreams)
+            chain.extend(result.answer if result.outcome != Outcome.ANSWER else result.chain)
+            sigs.extend(_signatures(result.answer, result.rrsigs))
+            if sum(1 for r in chain if r.rtype == RRType.CNAME) > max_chain:
+                return _failure(self, EdeCode.OTHER, f"CNAME chain longer than {max_chain}")
+            if result.outcome == Outcome.ANSWER:
+                return Answer(
+                    qname,
+                    qtype,
+                    qclass,
+                    Rcode.NOERROR,
+                    tuple(chain) + _data(result),
+                    ttl=min(r.ttl for r in result.answer),
+                    rrsigs=tuple(sigs),
+                    proof=result.proof,
+                )
+            if result.outcome == Outcome.CNAME:
+                assert result.target is not None
+                current = result.target
+                continue
+            nxdomain = result.outcome == Outcome.NXDOMAIN
+            ctx.cache.put_negative(
+                result.target or current,
+                None if nxdomain else qtype,
+                qclass,
+                result.soa,
+                ctx.clock(),
+                kind=NegativeKind.NXDOMAIN if nxdomain else NegativeKind.NODATA,
+                proof=result.proof,
+                rank=result.rank,
+            )
+            return Answer(
+                qname,
+                qtype,
+                qclass,
+                Rcode.NXDOMAIN if nxdomain else Rcode.NOERROR,
+                tuple(chain),
+                soa=result.soa,
+                ttl=min(negative_ttl(result.soa), ctx.cache.max_negative_ttl),
+                rrsigs=tuple(sigs),
+                proof=result.proof,
+            )
+
+    # -- forwarding ----------------------------------------------------------------
+
+    def _forward(
+        self, qname: Name, zone: Name, upstreams: tuple[Address, ...]
+    ) -> Generator[Step, Event, Classification]:
+        """Ask upstream resolvers (RD set) instead of iterating: the same race,
+        timeouts and retries, but their answers are taken without AA, ranked below
+        authoritative data, and only inside the forwarded `zone`."""
+        ctx = self.context
+        errors: list[tuple[object, BaseException]] = []
+        for _ in range(ctx.settings.rounds):
+            candidates = ctx.servers.rank(list(upstreams), ctx.monotonic())
+            event = yield Ask(
+                zone,
+                tuple(candidates),
+                qname,
+                self.qtype,
+                self.qclass,
+                forward=True,
+                exclude=ctx.exclusions(zone),
+            )
+            if isinstance(event, Replied):
+                ctx.store(event.result)
+                return event.result
+            assert isinstance(event, Failed)
+            errors.extend(event.errors)
+        raise Unreachable(errors)
+
+    # -- iteration -----------------------------------------------------------------
+
+    def _iterate(self, qname: Name) -> Generator[Step, Event, Classification]:
+        ctx, qtype, qclass = self.context, self.qtype, self.qclass
+        settings = ctx.settings
+        path = (*self.path, (qname, qtype))
+        # DS lives on the parent side of a zone cut (RFC 4035 section 3.1.4.1).
+        start_name = qname.parent() if qtype == RRType.DS and not qname.is_root() else qname
+        zone, ns = yield from self._closest_servers(start_name)
+        minimise = settings.qname_minimisation
+        depth = len(zone)
+        minimised_steps = 0
+        fresh_zone = True
+        for _ in range(settings.max_referrals):
+            ask_name, ask_type = qname, qtype
+            # If this zone's servers have answered for the parent already, no cut
+            # lies between: one look-up instead of one per label.
+            look_up_parent = fresh_zone and minimise and depth < len(qname) - 1
+            if look_up_parent and self._no_cut_below(qname.parent()):
+                depth = len(qname) - 1
+            fresh_zone = False
+            if minimise and depth < len(qname) and minimised_steps < MAX_MINIMISE_COUNT:
+                depth += 1
+                minimised_steps += 1
+                ask_name = qname.ancestor(depth)
+                if ask_name != qname:
+                    if self._no_cut_below(ask_name):
+                        continue  # asked before: it exists, and is no zone cut
+                    ask_type = RRType.A  # RFC 9156 section 2.1
+            result = yield from self._ask_zone(zone, ns, ask_name, ask_type, path)
+            ctx.store(result)
+            if result.outcome == Outcome.REFERRAL:
+                assert result.referral is not None
+                if result.answer:
+                    # An in-zone CNAME whose target is delegated further down: the
+                    # referral is cached, so restarting at the target finds it.
+                    return attrs.evolve(result, outcome=Outcome.CNAME)
+                if not result.referral.zone.is_subdomain(zone) or result.referral.zone == zone:
+                    raise OutOfBudget(EdeCode.OTHER, f"referral loop at {zone}")
+                zone, ns = result.referral.zone, result.referral.ns
+                depth = len(zone)
+                fresh_zone = True
+                continue
+            if ask_name != qname:
+                if result.outcome == Outcome.NODATA:
+                    # Remembered, so the next name below it skips this step.
+                    ctx.cache.put_negative(
+                        ask_name,
+                        ask_type,
+                        qclass,
+                        result.soa,
+                        ctx.clock(),
+                        kind=NegativeKind.NODATA,
+                        proof=result.proof,
+                    )
+                if result.outcome == Outcome.NXDOMAIN:
+                    # Broken servers say NXDOMAIN for empty non-terminals: ask in full.
+                    minimise = False
+                    depth = len(zone)
+                continue  # no cut at this name: reveal one more label
+            return result
+        raise OutOfBudget(EdeCode.OTHER, f"more than {settings.max_referrals} referrals")
+
+    def _no_cut_below(self, name: Name) -> bool:
+        """Did the zone's own server already answer for `name` (data or NODATA)?
+        Then no zone cut is there, and minimisation need not ask again."""
+        cache, now = self.context.cache, self.context.clock()
+        if cache.get_rrset(name, RRType.A, self.qclass, now, min_rank=Rank.AUTH_ANSWER):
+            return True
+        negative = cache.get_negative(name, RRType.A, self.qclass, now)
+        return negative is not None and negative.kind == NegativeKind.NODATA
+
+    def _closest_servers(
+        self, name: Name
+    ) -> Generator[Step, Event, tuple[Name, tuple[Record, ...]]]:
+        ctx = self.context
+        cached = ctx.cache.closest_delegation(name, self.qclass, ctx.clock())
+        if cached is not None and not cached.name.is_root():
+            return cached.name, cached.records
+        root = ctx.cache.get_rrset(
+            ROOT, RRType.NS, RRClass.IN, ctx.clock(), min_rank=Rank.AUTH_ANSWER
+        )
+        if root is None:
+            yield Prime()
+            root = ctx.cache.get_rrset(ROOT, RRType.NS, self.qclass, ctx.clock())
+        if root is not None:
+            return ROOT, root.records
+        return ROOT, ctx.hint_ns
+
+    def _prime(self) -> _Gen:
+        ctx = self.context
+        try:
+            result = yield from self._ask_zone(
+                ROOT, ctx.hint_ns, ROOT, RRType.NS, ((ROOT, RRType.NS),)
+            )
+            ctx.store(result)
+        except (Unreachable, NoServers):
+            # Fall back to the hints themselves; the next question will prime again.
+            self.work.event("note", ROOT, RRType.NS, outcome="priming failed")
+        return Answer(ROOT, RRType.NS, RRClass.IN, Rcode.NOERROR)
+
+    # -- asking one zone's servers -------------------------------------------------
+
+    def _ask_zone(
+        self,
+        zone: Name,
+        ns: Sequence[Record],
+        qname: Name,
+        qtype: RRType,
+        path: tuple[tuple[Name, RRType], ...],
+    ) -> Generator[Step, Event, Classification]:
+        ctx = self.context
+        names = [r.rdata.target for r in ns if isinstance(r.rdata, NS)]
+        addresses, missing = self._known_addresses(names, zone)
+        errors: list[tuple[object, BaseException]] = []
+        zone_key = zone.canonical_wire()
+        exclude = ctx.exclusions(zone)
+        for round_ in range(ctx.settings.rounds):
+            if round_ == 1 and missing:
+                # The servers we had addresses for all failed (or there were none):
+                # now it is worth resolving the nameserver names that came without glue.
+                wanted = self._glueless_wanted(missing, zone, path)
+                if wanted:
+                    event = yield Resolve(wanted, zone, path)
+                    assert isinstance(event, Addresses)
+                    addresses += event.found
+            if not addresses:
+                if missing and round_ == 0:
+                    continue
+                break
+            candidates = ctx.servers.rank(addresses, ctx.monotonic())
+            usable = [a for a in candidates if not ctx.servers.is_lame(a, zone_key)] or candidates
+            event = yield Ask(zone, tuple(usable), qname, qtype, self.qclass, exclude=exclude)
+            if isinstance(event, Replied):
+                return event.result
+            assert isinstance(event, Failed)
+            errors.extend(event.errors)
+            if all(ctx.servers.is_lame(a, zone_key) for a in candidates) and not missing:
+                break  # asking lame servers again will not make them serve the zone
+        if errors:
+            raise Unreachable(errors)
+        raise NoServers(f"no usable address for any nameserver of {zone}")
+
+    def _known_addresses(self, names: list[Name], zone: Name) -> tuple[list[Address], list[Name]]:
+        ctx = self.context
+        now = ctx.clock()
+        addresses: list[Address] = []
+        missing: list[Name] = []
+        families = []
+        if ctx.settings.use_ipv4:
+            families.append(RRType.A)
+        if ctx.settings.use_ipv6:
+            families.append(RRType.AAAA)
+        for name in names:
+            found = False
+            for rtype in families:
+                cached = ctx.cache.get_rrset(name, rtype, RRClass.IN, now)
+                if cached is not None:
+                    found = True
+                    addresses.extend(ctx.addresses_of(cached.records))
+            if not found and zone.is_root():
+                hinted = [a for a in ctx.hint_addresses.get(name, []) if ctx.family_allowed(a)]
+                if hinted:
+                    found = True
+                    addresses.extend(hinted)
+            if not found:
+                missing.append(name)
+        return ctx.servers.rank(addresses, ctx.monotonic()), missing
+
+    def _glueless_wanted(
+        self, names: list[Name], zone: Name, path: tuple[tuple[Name, RRType], ...]
+    ) -> tuple[Name, ...]:
+        """Which glueless nameserver names are worth looking up, and may be."""
+        settings = self.context.settings
+        if len(path) > settings.max_glueless_depth:
+            raise OutOfBudget(EdeCode.OTHER, "nameserver lookups nested too deeply")
+        wanted = []
+        for name in names:
+            if name.is_subdomain(zone):
+                continue  # only glue could have told us; asking the zone itself would loop
+            if any(name == asked for asked, _ in path):
+                continue  # already being resolved further up this chain: a cycle
+            wanted.append(name)
+        wanted = wanted[: settings.max_glueless_per_delegation]
+        own = self.context.exclusions(zone)
+        if own:
+            # A name in a zone below with a source of its own (a forwarder, a local
+            # zone) is not this zone's to tell, and asking that source cannot loop.
+            wanted += [
+                name
+                for name in names
+                if any(name.is_subdomain(x) for x in own)
+                and not any(name == asked for asked, _ in path)
+                and name not in wanted
+            ]
+            wanted = wanted[: settings.max_glueless_per_delegation]
+        return tuple(wanted)
+
+
+def _failure(iteration: Iteration, code: EdeCode, text: str) -> Answer:
+    from ._answer import servfail
+
+    return servfail(iteration.qname, iteration.qtype, iteration.qclass, code, text)
+
+
+def _signatures(records: Sequence[Record], rrsigs: Sequence[Record]) -> list[Record]:
+    """The RRSIGs among `rrsigs` over the RRsets of `records`."""
+    if not rrsigs:
+        return []
+    out: list[Record] = []
+    sets: dict[tuple[Name, RRType], list[Record]] = {}
+    for record in records:
+        sets.setdefault((record.name, record.rtype), []).append(record)
+    for rrset in sets.values():
+        out.extend(covering(rrset, rrsigs))
+    return out
+
+
+def _data(result: Classification) -> tuple[Record, ...]:
+    chain = set(id(r) for r in result.chain)
+    return tuple(r for r in result.answer if id(r) not in chain)
+
+
+def negative_ttl(soa: Record | None) -> int:
+    if soa is None:
+        return 0
+    minimum = getattr(soa.rdata, "minimum", soa.ttl)
+    return int(min(soa.ttl, minimum))
