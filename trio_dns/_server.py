@@ -71,9 +71,6 @@ from ._resolver import Resolver
 from ._wire.edns import Cookie, Edns, EdnsOption, GenericOption
 from ._wire.enums import EdeCode, EdnsOptionCode, Flag, Opcode, Rcode, RRClass, RRType
 from ._wire.message import Header, Message, Record
-from ._wire.name import ROOT, Name
-from ._wire.rdtypes.address import AAAA, A
-from ._wire.rdtypes.single_name import NS
 from ._wire.reader import WireReader
 
 log = logging.getLogger("trio_dns.server")
@@ -707,7 +704,7 @@ class Server:
         if peek is not None:
             key, question_end, client_cookie = peek
             cookie = None if client_cookie is None else self._cookie(client_cookie, client)
-            reply = self.answers.reply(key, data, question_end, cookie, trio.current_time())
+            reply = self.answers.reply(key, data, question_end, cookie, self.resolver.now())
             if reply is not None:
                 # One dict increment, by qtype and rcode at once; the metrics
                 # endpoint reads it when scraped.
@@ -885,7 +882,7 @@ class Server:
             # The least TTL of all we wrote (of more, if TC dropped some: no harm,
             # the entry just expires a little early).
             lifetime = min(r.ttl for r in (*records, *authority))
-            self.answers.store(pending.key, wire, trio.current_time(), lifetime)
+            self.answers.store(pending.key, wire, self.resolver.now(), lifetime)
         return wire
 
     async def _resolve(self, pending: _Pending) -> bytes:
@@ -984,28 +981,10 @@ class Server:
         answer = self.resolver.cached(question.name, question.rtype, question.rclass)
         if answer is not None:
             return self._answer_reply(pending, answer)
-        ns, glue = self._referral(question.name)
+        ns, glue = self.resolver.referral(question.name)
         reply = pending.query.make_response(Rcode.NOERROR, Flag.RA)
         reply = attrs.evolve(reply, authority=ns, additional=glue)
         return self._encode(reply, pending.query, pending.client, pending.limit)
-
-    def _referral(self, name: Name) -> tuple[tuple[Record, ...], tuple[Record, ...]]:
-        cache = self.resolver.cache
-        now = trio.current_time()
-        cut = cache.closest_delegation(name, RRClass.IN, now)
-        if cut is not None:
-            ns = cut.records
-            glue: list[Record] = []
-            for record in ns:
-                if isinstance(record.rdata, NS):
-                    for rtype in (RRType.A, RRType.AAAA):
-                        found = cache.get_rrset(record.rdata.target, rtype, RRClass.IN, now)
-                        if found is not None:
-                            glue.extend(found.records)
-            return ns, tuple(glue)
-        hints = tuple(self.resolver.root_hints or ())
-        ns = tuple(r for r in hints if r.rtype == RRType.NS and r.name == ROOT)
-        return ns, tuple(r for r in hints if isinstance(r.rdata, A | AAAA))
 
 
 async def listen_tcp(address: Address, backlog: int) -> trio.socket.SocketType:
