@@ -6,8 +6,6 @@ on contexts built by hand (tests/iteration_util.py): no network, no trio.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.iteration_util import (
     COM_GLUE,
     COM_NS,
@@ -224,11 +222,6 @@ def test_a_cached_chain_longer_than_max_chain_is_servfail() -> None:
     assert too_long.error is not None and too_long.error.extra_text == "CNAME chain longer than 2"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_from_cache gives a cached chain's answer the TTL of its data alone; the "
-    "guide (docs/05-recursion.md) says an answer's TTL is the smallest in its chain",
-)
 def test_a_cached_chain_answer_lives_no_longer_than_its_shortest_link() -> None:
     s = setup()
     s.put("a.example.com. 30 IN CNAME b.example.net.", "b.example.net. 3600 IN A 192.0.2.8")

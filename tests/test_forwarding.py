@@ -87,7 +87,7 @@ async def test_upstream_that_does_not_recurse_is_skipped(autojump_clock: trio.ab
     sandbox, resolver = setup(forwarders=(UPSTREAM_A, UPSTREAM_B))
     server = sandbox.network.server_at(UPSTREAM_A[0])
     assert server is not None
-    server.set_behaviour(Behaviour(lame=Lame.NOT_AUTHORITATIVE))
+    server.set_behaviour(Behaviour(lame=Lame.NO_FLAGS))
     resolver.servers.record_success(UPSTREAM_A, 0.001)  # ask the bad one first
     answer = await resolver.resolve("www.example.com", "A")
     assert [str(r.rdata) for r in answer.records] == ["198.51.100.80"]

@@ -305,11 +305,6 @@ def test_glueless_lookups_are_limited_in_width_and_depth() -> None:
         s.iteration("www.example.com", path=deep).next_step()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_ask_zone resolves glueless nameserver names only in round 1, so with "
-    "rounds=1 a delegation that came without glue raises NoServers without a Resolve",
-)
 def test_a_glueless_delegation_is_resolved_even_with_one_round() -> None:
     s = with_com(setup(ResolverSettings(rounds=1)))
     s.delegate(("example.com. 86400 IN NS ns.dns-host.net.",))
@@ -430,11 +425,6 @@ def test_a_cname_leaving_the_zone_restarts_at_its_target() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_resolve takes the answer's TTL from the last reply's records only; the guide "
-    "(docs/05-recursion.md) says an answer's TTL is the smallest in its chain",
-)
 def test_an_answer_lives_no_longer_than_the_shortest_link_of_its_chain() -> None:
     s = with_example(setup())
     s.delegate(
@@ -619,12 +609,6 @@ def test_a_forwarded_cname_into_a_forward_zone_goes_to_that_zones_forwarder() ->
     assert [r.rdata.to_text() for r in done(it).records] == ["app.corp.example.", "10.1.1.1"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Context.upstreams_for makes a forward zone below a local zone the source of "
-    "its names, but follow() asks the local zones first, and the local zone answers "
-    "NXDOMAIN with authority for them, so the forwarder is never asked",
-)
 def test_a_forward_zone_inside_a_local_zone_is_forwarded() -> None:
     local = Zone.from_text(
         "$ORIGIN example.\n$TTL 300\n@ SOA ns hostmaster 1 3600 600 86400 60\n@ NS ns\n"
@@ -695,11 +679,6 @@ def test_failures_move_on_round_by_round_then_unreachable() -> None:
     assert all(isinstance(why, TimeoutError) for _, why in caught.value.errors)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="once the generator inside has raised, next_step() returns Done(answer=None) "
-    "instead of raising again: a driver that asks twice gets an answer that is no Answer",
-)
 def test_an_iteration_that_stopped_short_does_not_claim_to_be_done() -> None:
     s = with_com(setup())
     s.delegate(("example.com. 86400 IN NS ns.example.com.",))  # in-zone, no glue
@@ -869,11 +848,6 @@ def test_the_decisions_import_no_trio() -> None:
     assert run.stdout.strip() == "[]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trio_dns/__init__.py re-exports Resolver, Server, Exchanger and friends "
-    "eagerly, so importing any submodule of the package imports trio",
-)
 def test_importing_the_decisions_through_the_package_imports_no_trio() -> None:
     code = "import sys, trio_dns._iteration, trio_dns._cache_path\nprint('trio' in sys.modules)\n"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,5 +1,7 @@
 """The pure reply classifier: what a reply from a zone's server means."""
 
+import attrs
+
 from trio_dns import Flag, Message, Name, Rcode, Record, RRClass, RRType, rdata_from_text
 from trio_dns._cache import Rank
 from trio_dns._recursion import Outcome, classify_reply
@@ -185,10 +187,19 @@ def test_lame_and_error_replies() -> None:
         == Outcome.SERVER_ERROR
     )
     not_aa = reply("www.example.com", "A", aa=False, answer=["www.example.com. 300 IN A 192.0.2.1"])
+    # A resolver answering from its cache (RA, no AA) is recursion-lame...
+    recursive = attrs.evolve(
+        not_aa, header=attrs.evolve(not_aa.header, flags=not_aa.flags | Flag.RA)
+    )
     assert (
-        classify_reply(not_aa, n("www.example.com"), RRType.A, n("example.com")).outcome
+        classify_reply(recursive, n("www.example.com"), RRType.A, n("example.com")).outcome
         == Outcome.LAME
     )
+    # ...but a server that only forgets AA still gives the zone's data, ranked below
+    # authoritative data (as Unbound takes it).
+    plain = classify_reply(not_aa, n("www.example.com"), RRType.A, n("example.com"))
+    assert plain.outcome == Outcome.ANSWER
+    assert {rank for _, rank in plain.to_cache} == {Rank.ANSWER}
     upward = reply("www.example.com", "A", aa=False, authority=[". 300 IN NS a.root-servers.net."])
     assert (
         classify_reply(upward, n("www.example.com"), RRType.A, n("example.com")).outcome

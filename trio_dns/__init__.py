@@ -1,7 +1,12 @@
 """trio-dns: a recursive DNS resolver and server built on Trio.
 
 The public API is re-exported here from private modules; see the guide in docs/.
+The names that need Trio (the resolver, the server, the transports) are loaded
+on first use, so that importing the pure layers (the wire format, the cache,
+the decisions of iteration) loads no I/O at all.
 """
+
+import typing as _typing
 
 from ._answer import Answer as Answer
 from ._answer import TraceEvent as TraceEvent
@@ -17,19 +22,6 @@ from ._errors import InvalidRdata as InvalidRdata
 from ._errors import MalformedMessage as MalformedMessage
 from ._errors import UnknownType as UnknownType
 from ._errors import ZoneFileError as ZoneFileError
-from ._exchange import ExchangeError as ExchangeError
-from ._exchange import Exchanger as Exchanger
-from ._exchange import ExchangeStats as ExchangeStats
-from ._resolver import Resolver as Resolver
-from ._resolver import ResolverSettings as ResolverSettings
-from ._resolver import resolve as resolve
-from ._server import Server as Server
-from ._server import ServerSettings as ServerSettings
-from ._server import ServerStats as ServerStats
-from ._stub import QueryTimeout as QueryTimeout
-from ._stub import StubResolver as StubResolver
-from ._transport import SocketTransport as SocketTransport
-from ._transport import Transport as Transport
 from ._wire.edns import Cookie as Cookie
 from ._wire.edns import Edns as Edns
 from ._wire.edns import EdnsOption as EdnsOption
@@ -84,4 +76,50 @@ from ._wire.zone import read_zone as read_zone
 from ._wire.zone import read_zone_file as read_zone_file
 from ._wire.zone import zone_to_text as zone_to_text
 
+if _typing.TYPE_CHECKING:
+    from ._exchange import ExchangeError as ExchangeError
+    from ._exchange import Exchanger as Exchanger
+    from ._exchange import ExchangeStats as ExchangeStats
+    from ._resolver import Resolver as Resolver
+    from ._resolver import ResolverSettings as ResolverSettings
+    from ._resolver import resolve as resolve
+    from ._server import Server as Server
+    from ._server import ServerSettings as ServerSettings
+    from ._server import ServerStats as ServerStats
+    from ._stub import QueryTimeout as QueryTimeout
+    from ._stub import StubResolver as StubResolver
+    from ._transport import SocketTransport as SocketTransport
+    from ._transport import Transport as Transport
+
+_LAZY = {
+    "ExchangeError": "._exchange",
+    "Exchanger": "._exchange",
+    "ExchangeStats": "._exchange",
+    "Resolver": "._resolver",
+    "ResolverSettings": "._resolver",
+    "resolve": "._resolver",
+    "Server": "._server",
+    "ServerSettings": "._server",
+    "ServerStats": "._server",
+    "QueryTimeout": "._stub",
+    "StubResolver": "._stub",
+    "SocketTransport": "._transport",
+    "Transport": "._transport",
+}
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trio_dns' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -183,6 +183,13 @@ def _from_local_zones(
     zone = choose_zone(ctx.local_zones, current, qtype)
     if zone is None or zone.rclass != qclass:
         return None
+    forwarded = ctx.upstreams_for(current)
+    if (
+        forwarded is not None
+        and forwarded[0] != zone.origin
+        and forwarded[0].is_subdomain(zone.origin)
+    ):
+        return None  # a forward zone inside the local one: its upstreams speak for it
     query = Message.make_query(current, qtype, qclass, id=0, flags=Flag(0), edns=None)
     reply = answer_query((zone,), query)
     result = classify_reply(reply, current, qtype, zone.origin)
@@ -242,7 +249,8 @@ def _from_cache(
             qclass,
             Rcode.NOERROR,
             (*chain, *hit.records),
-            ttl=hit.ttl,
+            # An answer lives no longer than any link of its chain.
+            ttl=min(hit.ttl, *(r.ttl for r in chain)) if chain else hit.ttl,
             from_cache=True,
             rrsigs=(*sigs, *hit.rrsigs),
         )

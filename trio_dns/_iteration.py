@@ -348,6 +348,7 @@ class Iteration:
         self._step: Step | None = None
         self._event: Event = None
         self._started = False
+        self._error: DNSError | None = None
 
     @classmethod
     def priming(cls, context: Context, work: Work) -> Iteration:
@@ -358,6 +359,8 @@ class Iteration:
 
     def next_step(self) -> Step:
         """What the driver should do now. The same step until `receive` is called."""
+        if self._error is not None:
+            raise self._error
         if self._step is None:
             try:
                 if not self._started:
@@ -367,6 +370,9 @@ class Iteration:
                     self._step = self._run.send(self._event)
             except StopIteration as stop:
                 self._step = Done(stop.value)
+            except DNSError as exc:
+                self._error = exc  # the resolution is over: it says so again if asked
+                raise
         return self._step
 
     def receive(self, event: Event) -> None:
@@ -406,7 +412,8 @@ class Iteration:
                     qclass,
                     Rcode.NOERROR,
                     tuple(chain) + _data(result),
-                    ttl=min(r.ttl for r in result.answer),
+                    # An answer lives no longer than any link of its chain.
+                    ttl=min(r.ttl for r in (*chain, *result.answer)),
                     rrsigs=tuple(sigs),
                     proof=result.proof,
                 )
@@ -583,17 +590,16 @@ class Iteration:
         zone_key = zone.canonical_wire()
         exclude = ctx.exclusions(zone)
         for round_ in range(ctx.settings.rounds):
-            if round_ == 1 and missing:
+            if missing and (round_ == 1 or not addresses):
                 # The servers we had addresses for all failed (or there were none):
                 # now it is worth resolving the nameserver names that came without glue.
                 wanted = self._glueless_wanted(missing, zone, path)
+                missing = []
                 if wanted:
                     event = yield Resolve(wanted, zone, path)
                     assert isinstance(event, Addresses)
                     addresses += event.found
             if not addresses:
-                if missing and round_ == 0:
-                    continue
                 break
             candidates = ctx.servers.rank(addresses, ctx.monotonic())
             usable = [a for a in candidates if not ctx.servers.is_lame(a, zone_key)] or candidates

@@ -287,7 +287,10 @@ def _classify(
         return Classification(Outcome.SERVER_ERROR, reason="CNAME chain too long in one reply")
 
     if data:
-        if not aa:
+        if not aa and Flag.RA in reply.flags:
+            # Recursion-lame: a resolver answering from its cache, not a server
+            # of the zone. Without RA, an answer that lacks only the AA bit is
+            # still the zone's data (as Unbound takes it), ranked below AA data.
             return Classification(Outcome.LAME, reason=f"non-authoritative answer for {zone}")
         to_cache.extend(_rrsets_with_rank(data, answer_rank))
         to_cache.extend(_authority_ns(authority, bailiwick, reply, authoritative))

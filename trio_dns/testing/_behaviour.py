@@ -31,7 +31,12 @@ class Lame(enum.StrEnum):
     """Ways a server can be lame for the zones it is asked about."""
 
     REFUSED = "refused"  # answers REFUSED to everything
-    NOT_AUTHORITATIVE = "not authoritative"  # its usual answers, but AA clear
+    # Its usual answers, but AA clear and RA set: a recursive resolver where a
+    # server of the zone should be (an answer that lacks only AA is still taken).
+    NOT_AUTHORITATIVE = "not authoritative"
+    # Its usual answers with AA and RA clear: to a forwarder, an upstream that
+    # will not recurse.
+    NO_FLAGS = "neither authoritative nor recursive"
     UPWARD_REFERRAL = "upward referral"  # refers the asker back to the root
 
 

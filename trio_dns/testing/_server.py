@@ -177,7 +177,10 @@ class AuthoritativeServer:
         else:
             reply = self.answer(query)
             if behaviour.lame == Lame.NOT_AUTHORITATIVE:
-                reply = reply.evolve_header(flags=reply.flags & ~Flag.AA)
+                # What a lame delegation to a recursive resolver looks like.
+                reply = reply.evolve_header(flags=(reply.flags & ~Flag.AA) | Flag.RA)
+            elif behaviour.lame == Lame.NO_FLAGS:
+                reply = reply.evolve_header(flags=reply.flags & ~(Flag.AA | Flag.RA))
         if not isinstance(reply, Message):
             return reply
         if behaviour.truncate_udp and not tcp:
