@@ -694,7 +694,9 @@ def test_lame_replies_are_judged_lame() -> None:
     step = ask(s.iteration("www.example.com"))
     refused = step.judge(reply("www.example.com", "A", rcode=Rcode.REFUSED))
     assert refused.outcome == Outcome.LAME
-    # A resolver answering from its cache where a server of the zone should be.
+    # A resolver answering from its cache where a server of the zone should be:
+    # its data is still taken (as Unbound and Knot Resolver do when every server
+    # is so), but only as non-authoritative data, and its authority section not.
     recursive = step.judge(
         reply(
             "www.example.com",
@@ -702,9 +704,20 @@ def test_lame_replies_are_judged_lame() -> None:
             aa=False,
             ra=True,
             answer=["www.example.com. 300 IN A 192.0.2.80"],
+            authority=["example.com. 300 IN NS ns.evil.example."],
         )
     )
-    assert recursive.outcome == Outcome.LAME
+    assert recursive.outcome == Outcome.ANSWER
+    assert [(records[0].rtype, rank) for records, rank in recursive.to_cache] == [
+        (RRType.A, Rank.ANSWER)
+    ]
+    # No data, no SOA, only the zone's own NS set, AA clear: no authority here.
+    stale = step.judge(
+        reply(
+            "www.example.com", "A", aa=False, authority=["example.com. 300 IN NS ns1.example.com."]
+        )
+    )
+    assert stale.outcome == Outcome.LAME
     upwards = step.judge(reply("www.example.com", "A", aa=False, authority=COM_NS))
     assert upwards.outcome == Outcome.LAME
     servfail = step.judge(reply("www.example.com", "A", rcode=Rcode.SERVFAIL))

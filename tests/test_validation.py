@@ -625,6 +625,9 @@ class NoLookup:
     def zone_of(self, name: Name) -> Name:
         return Name.from_text(".")
 
+    def cuts_known(self, name: Name) -> bool:
+        return True
+
     def note(self, name: Name, rtype: RRType, text: str) -> None:
         pass
 

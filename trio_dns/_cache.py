@@ -90,6 +90,9 @@ class CachedRRset:
     ttl: int
     validation: Validation = Validation.INDETERMINATE
     rrsigs: tuple[Record, ...] = ()
+    # For a wildcard expansion: the NSEC/NSEC3 records (and RRSIGs) proving it,
+    # each TTL no more than its own nor the RRset's.
+    proof: tuple[Record, ...] = ()
 
 
 @attrs.frozen
@@ -143,6 +146,10 @@ def _with_ttl(records: tuple[Record, ...], ttl: int) -> tuple[Record, ...]:
     return tuple(Record(r.name, r.rtype, r.rclass, ttl, r.rdata) for r in records)
 
 
+def _at_most(records: tuple[Record, ...], ttl: int) -> tuple[Record, ...]:
+    return tuple(Record(r.name, r.rtype, r.rclass, min(r.ttl, ttl), r.rdata) for r in records)
+
+
 def _records_size(records: Sequence[Record]) -> int:
     return sum(
         len(r.name.to_wire()) + _FIXED + len(r.rdata.to_bytes()) + RECORD_OVERHEAD for r in records
@@ -166,6 +173,7 @@ class _Positive:
     size: int
     # The last answer built, reused while the remaining TTL stays the same second.
     memo: CachedRRset | None = None
+    proof: tuple[Record, ...] = ()
 
     def view(self, ttl: int) -> CachedRRset:
         memo = self.memo
@@ -180,6 +188,7 @@ class _Positive:
                 ttl,
                 self.validation,
                 _with_ttl(self.rrsigs, ttl),
+                _at_most(self.proof, ttl) if self.proof else (),
             )
         return memo
 
@@ -313,8 +322,13 @@ class Cache:
         *,
         rrsigs: Sequence[Record] = (),
         validation: Validation = Validation.INDETERMINATE,
+        proof: Sequence[Record] = (),
     ) -> bool:
         """Store one RRset (records sharing name, type and class). True if stored.
+
+        `proof` is kept with the RRset for its lifetime and handed out with it
+        (a wildcard expansion's NSEC/NSEC3 records and their RRSIGs); its TTLs do
+        not shorten the RRset's.
 
         The TTL is the least of the records' (and the RRSIGs') TTLs, clamped to
         [min_ttl, max_ttl]; a TTL of 0 means "do not cache" and is honoured even
@@ -347,10 +361,12 @@ class Cache:
         expires = now + ttl
         if rtype == RRType.NS and isinstance(old, _Positive):
             expires = min(expires, old.expires)  # a delegation is not renewed from below
+        kept = tuple(proof)
         if (
             isinstance(old, _Positive)
             and old.records == unique
             and old.rrsigs == signatures
+            and old.proof == kept
             and (len(unique) == 1 or len(set(unique)) == len(unique))
         ):
             # Every referral and authoritative answer repeats the zone's NS set and
@@ -371,7 +387,9 @@ class Cache:
         for record in records:
             by_rdata.setdefault(record.rdata.to_bytes(), record)
         unique = tuple(by_rdata.values())
-        size = ENTRY_OVERHEAD + _records_size(unique) + _records_size(signatures)
+        size = (
+            ENTRY_OVERHEAD + _records_size(unique) + _records_size(signatures) + _records_size(kept)
+        )
         if size > self.max_bytes:
             return False
         if not self._may_replace(key, rank, now) or not self._clear_nxdomains(
@@ -379,7 +397,7 @@ class Cache:
         ):
             self.refused += 1
             return False
-        entry = _Positive(unique, signatures, rank, validation, expires, size)
+        entry = _Positive(unique, signatures, rank, validation, expires, size, proof=kept)
         self._insert(key, entry)
         return True
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ._aggressive import synthesised_answer
 from ._answer import Answer, servfail
 from ._authority import answer_query, choose_zone
 from ._cache import NegativeKind, Rank, Validation
@@ -97,7 +98,8 @@ def follow(
                 return Known(cached, current)
             return Known(cached_validation(ctx, cached, current), current)
         if cached is None:
-            return Known(None, current)
+            denied = synthesised_answer(ctx, qname, current, qtype, qclass, chain, sigs, work)
+            return Known(denied, current)  # RFC 8198: a validated denial, else ask
         chain.append(cached)
         assert isinstance(cached.rdata, CNAME)
         current = cached.rdata.target
@@ -253,6 +255,7 @@ def _from_cache(
             ttl=min(hit.ttl, *(r.ttl for r in chain)) if chain else hit.ttl,
             from_cache=True,
             rrsigs=(*sigs, *hit.rrsigs),
+            proof=hit.proof,  # a wildcard expansion's, for DO clients
         )
     if qtype != RRType.CNAME:
         cname = cache.get_rrset(current, RRType.CNAME, qclass, now, min_rank=Rank.ANSWER)

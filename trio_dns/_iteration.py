@@ -33,6 +33,7 @@ from typing import Protocol
 import attrs
 
 from ._address import Address, normalize_address
+from ._aggressive import AggressiveCache
 from ._answer import Answer, TraceEvent
 from ._authority import Zone
 from ._cache import Cache, NegativeKind, Rank
@@ -197,6 +198,8 @@ class Stats:
     secure: int = 0
     insecure: int = 0
     bogus: int = 0
+    # NXDOMAIN and NODATA answers made from validated NSEC/NSEC3 ranges (RFC 8198).
+    aggressive_answers: int = 0
 
 
 @attrs.define(eq=False)
@@ -213,6 +216,7 @@ class Context:
     clock: Callable[[], float]  # wall-clock seconds: cache ages and signature validity
     monotonic: Callable[[], float]  # for deadlines, RTTs and traces
     stats: Stats = attrs.Factory(Stats)
+    aggressive: AggressiveCache | None = None  # validated denial ranges (RFC 8198); None: off
 
     def store(self, result: Classification) -> None:
         now = self.clock()

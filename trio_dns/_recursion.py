@@ -191,11 +191,15 @@ def classify_reply(
     to_cache = result.to_cache
     if result.outcome == Outcome.REFERRAL and result.referral is not None:
         # The DS set at the cut comes with a signed parent's referral: worth keeping
-        # for validating the child, which will need it next.
+        # for validating the child, which will need it next. So is, when there is
+        # no DS, the parent's NSEC at the cut that proves it (RFC 4035 section
+        # 3.1.4.1): the validator reads it from the cache instead of asking for DS.
         cut = result.referral.zone
-        ds = tuple(r for r in reply.authority if r.rtype == RRType.DS and r.name == cut)
-        if ds and cut in bailiwick and cut != zone:
-            to_cache = (*to_cache, (ds, Rank.AUTHORITY))
+        at_cut = tuple(r for r in reply.authority if r.rtype == RRType.DS and r.name == cut)
+        if not at_cut:
+            at_cut = tuple(r for r in denial if r.rtype == RRType.NSEC and r.name == cut)
+        if at_cut and cut in bailiwick and cut != zone:
+            to_cache = (*to_cache, (at_cut, Rank.AUTHORITY))
     if not rrsigs and not proof and to_cache is result.to_cache:
         return result  # an unsigned reply: nothing to add, no copy to make
     return attrs.evolve(result, rrsigs=rrsigs, proof=tuple(proof), to_cache=to_cache)
@@ -287,13 +291,13 @@ def _classify(
         return Classification(Outcome.SERVER_ERROR, reason="CNAME chain too long in one reply")
 
     if data:
-        if not aa and Flag.RA in reply.flags:
-            # Recursion-lame: a resolver answering from its cache, not a server
-            # of the zone. Without RA, an answer that lacks only the AA bit is
-            # still the zone's data (as Unbound takes it), ranked below AA data.
-            return Classification(Outcome.LAME, reason=f"non-authoritative answer for {zone}")
+        # An answer that lacks only the AA bit is still the zone's data, as Unbound
+        # and Knot Resolver take it (many servers forget AA), ranked below AA data
+        # so that an authoritative answer replaces it; what such a reply says in
+        # its authority section is not believed (`_authority_ns`).
         to_cache.extend(_rrsets_with_rank(data, answer_rank))
-        to_cache.extend(_authority_ns(authority, bailiwick, reply, authoritative))
+        if Flag.AA in reply.flags or not authoritative:
+            to_cache.extend(_authority_ns(authority, bailiwick, reply, authoritative))
         if qtype == RRType.NS:
             to_cache.extend(_rrsets_with_rank(_glue(data, bailiwick, reply), Rank.ADDITIONAL))
         return Classification(

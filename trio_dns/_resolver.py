@@ -46,6 +46,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import attrs
 import trio
 
+from ._aggressive import AggressiveCache, remember_secure
 from ._answer import Answer, TraceEvent, servfail
 from ._authority import Zone
 from ._cache import Cache, NegativeKind, Rank, Validation
@@ -80,6 +81,7 @@ from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from ._wire.message import Message, Record
 from ._wire.name import ROOT, Name
 from ._wire.rdtypes.address import AAAA, A
+from ._wire.rdtypes.nsec import NSEC
 from ._wire.rdtypes.single_name import CNAME
 
 # Types a client may not ask a recursive resolver for: the meta-types (OPT, zone
@@ -124,6 +126,9 @@ class ResolverSettings:
     # else asks upstream (Unbound's default); True answers NOTIMP at once
     # (Unbound's deny-any).
     deny_any: bool = False
+    # RFC 8198: answer NXDOMAIN and NODATA from validated NSEC/NSEC3 ranges held
+    # from earlier answers, without asking (Unbound's aggressive-nsec, Knot's default).
+    aggressive_nsec: bool = True
     # 0x20, the unwanted-reply threshold, rebinding protection (_exchange.py).
     exchange: ExchangeSettings = attrs.Factory(ExchangeSettings)
 
@@ -197,6 +202,12 @@ class Resolver:
             clock,
             trio.current_time,
             self.stats,
+            AggressiveCache(
+                max_iterations=self.settings.nsec3_max_iterations,
+                insecure_domains=self._validator.insecure_domains,
+            )
+            if self.settings.aggressive_nsec and self._validator.active
+            else None,
         )
 
     @property
@@ -498,6 +509,8 @@ class Resolver:
         lookup = _Lookup(self, work)
         verdict = await self._validator.validate(answer, lookup)
         self._remember_negative(answer, verdict)
+        if verdict.validation is Validation.SECURE:
+            remember_secure(self._context, answer, self._validator.zones)
         self._count_verdict(verdict.validation)
         if verdict.validation is Validation.BOGUS:
             work.event("dnssec", answer.qname, answer.qtype, outcome="bogus")
@@ -509,6 +522,10 @@ class Resolver:
                 verdict.reason,
                 Validation.BOGUS,
             )
+        refusal = self._validator.sentinel(answer.qname, answer.qtype, verdict.validation)
+        if refusal is not None:  # RFC 8509: only the reply changes, not what is cached
+            work.event("dnssec", answer.qname, answer.qtype, outcome=refusal)
+            return servfail(answer.qname, answer.qtype, answer.qclass, EdeCode.OTHER, refusal)
         return attrs.evolve(answer, validation=verdict.validation)
 
     def _remember_negative(self, answer: Answer, verdict: Verdict) -> None:
@@ -585,8 +602,11 @@ class _Lookup:
     async def fetch(self, name: Name, rtype: RRType) -> Answer:
         cache = self.resolver.cache
         if rtype == RRType.DS:
-            # A signed parent's referral carried the DS set: no need to ask again.
-            cached = cache.get_rrset(name, rtype, RRClass.IN, self.resolver.now())
+            # A signed parent's referral carried the DS set, or the NSEC at the cut
+            # that denies it: no need to ask. (A cached DS NODATA or NXDOMAIN is
+            # answered by the cache path below.) The validator checks either.
+            now = self.resolver.now()
+            cached = cache.get_rrset(name, rtype, RRClass.IN, now)
             if cached is not None:
                 return Answer(
                     name,
@@ -598,12 +618,29 @@ class _Lookup:
                     from_cache=True,
                     rrsigs=cached.rrsigs,
                 )
+            nsec = cache.get_rrset(name, RRType.NSEC, RRClass.IN, now)
+            if nsec is not None and all(
+                isinstance(r.rdata, NSEC) and not r.rdata.has_type(RRType.DS) for r in nsec.records
+            ):
+                return Answer(
+                    name,
+                    rtype,
+                    RRClass.IN,
+                    Rcode.NOERROR,
+                    ttl=nsec.ttl,
+                    from_cache=True,
+                    proof=(*nsec.records, *nsec.rrsigs),
+                )
         path = ((name, rtype),)  # not the client's question: fetched unvalidated
         return await self.resolver._resolve_name(name, rtype, RRClass.IN, self.work, path)
 
     def zone_of(self, name: Name) -> Name:
         found = self.resolver.cache.closest_delegation(name, RRClass.IN, self.resolver.now())
         return ROOT if found is None else found.name
+
+    def cuts_known(self, name: Name) -> bool:
+        # Iteration met every zone cut above `name` as a referral; a forwarder hides them.
+        return self.resolver._context.upstreams_for(name) is None
 
     def note(self, name: Name, rtype: RRType, text: str) -> None:
         self.work.event("dnssec", name, rtype, outcome=text)

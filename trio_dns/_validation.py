@@ -52,6 +52,7 @@ from ._dnssec import (
     verify_dnskeys,
     verify_rrset,
 )
+from ._dnssec.sentinel import sentinel_refusal
 from ._recursion import covering
 from ._wire.enums import EdeCode, Rcode, RRType
 from ._wire.message import Record
@@ -103,6 +104,11 @@ class Lookup(Protocol):
 
     def zone_of(self, name: Name) -> Name:
         """The deepest known zone cut at or above `name`."""
+        ...
+
+    def cuts_known(self, name: Name) -> bool:
+        """Were the zone cuts above `name` met as referrals (iterative resolution),
+        so that `zone_of` is the zone it is in? False behind a forwarder."""
         ...
 
     def note(self, name: Name, rtype: RRType, text: str) -> None:
@@ -193,6 +199,11 @@ class Validator:
     def negative_anchor(self, name: Name) -> Name | None:
         return next((d for d in self.insecure_domains if name.is_subdomain(d)), None)
 
+    def sentinel(self, qname: Name, qtype: RRType, validation: Validation) -> str | None:
+        """Why a validated answer must be SERVFAIL after all (RFC 8509's root key
+        sentinel, judged against these anchors), or None."""
+        return sentinel_refusal(qname, qtype, validation, self.anchors)
+
     # -- answers ---------------------------------------------------------------------
 
     async def validate(self, answer: Answer, lookup: Lookup) -> Verdict:
@@ -280,17 +291,21 @@ class Validator:
         zone = None
         if soa is not None:
             zone = _signer(covering((soa,), signatures), soa.name) or soa.name
-        if zone is None or not name.is_subdomain(zone):
+        if soa is None or zone is None or not name.is_subdomain(zone):
             keys = await self.deepest_zone(name, lookup)
-            zone = keys.zone
-        else:
-            keys = await self.zone_keys(zone, lookup)
+            if keys.verdict.validation is not Validation.SECURE:
+                return keys.verdict
+            # RFC 4035 section 3.1.3: a signed zone's denial comes with its SOA.
+            # Without one, this is no denial by the zone that holds the name.
+            found = "no SOA" if soa is None else f"the SOA of {soa.name}"
+            lookup.note(name, answer.qtype, f"bogus: denial in {keys.zone} with {found}")
+            return Verdict.bogus(f"denial for {name} in {keys.zone} with {found}", None)
+        keys = await self.zone_keys(zone, lookup)
         if keys.verdict.validation is not Validation.SECURE:
             return keys.verdict
-        if soa is not None:
-            result = verify_rrset((soa,), covering((soa,), signatures), keys.keys, self.now())
-            if not result.secure:
-                return Verdict.bogus(f"SOA of {zone}: {result.reason}", result.ede)
+        result = verify_rrset((soa,), covering((soa,), signatures), keys.keys, self.now())
+        if not result.secure:
+            return Verdict.bogus(f"SOA of {zone}: {result.reason}", result.ede)
         qtype = answer.qtype
         nxdomain = answer.rcode == Rcode.NXDOMAIN
         verdict = await self._denial(answer.proof, keys, lookup, name, qtype, nxdomain=nxdomain)
@@ -364,17 +379,23 @@ class Validator:
     # -- the chain of trust ---------------------------------------------------------
 
     async def deepest_zone(self, name: Name, lookup: Lookup) -> ZoneKeys:
-        """The keys of the zone `name` is in, for data that came without RRSIGs.
+        """The keys of the zone `name` is in, for data that came without RRSIGs
+        (or a denial without the zone's SOA).
 
-        Start at the deepest zone cut the cache knows, and while it is secure, go
-        down a label at a time asking for DS: a name with no delegation has its
-        parent's keys, a proven unsigned delegation ends the walk as insecure.
-        A forwarder's answers come with no referrals, so this is how an insecure
-        zone below a secure one is found there (one DS question per label)."""
+        Iterating, every cut above `name` came as a referral, so the deepest zone
+        cut the cache knows is the zone: asking for DS below it would only ask
+        about cuts that are not there, and unsigned data in a secure zone is
+        bogus, not a sign of a cut nobody mentioned. A forwarder's answers come
+        with no referrals; there, from the deepest cut known and while it is
+        secure, go down a label at a time asking for DS: a name with no
+        delegation has its parent's keys, a proven unsigned delegation ends the
+        walk as insecure (one DS question per label)."""
         zone = lookup.zone_of(name)
         if not name.is_subdomain(zone):
             zone = ROOT
         keys = await self.zone_keys(zone, lookup)
+        if lookup.cuts_known(name):
+            return keys
         depth = len(zone)
         while keys.verdict.validation is Validation.SECURE and depth < len(name):
             depth += 1

@@ -194,7 +194,7 @@ def test_missing_rrsig(zsk: SigningKey, keys: list[Record]) -> None:
 def test_unsupported_algorithm_is_insecure(zsk: SigningKey, keys: list[Record]) -> None:
     rrset = records(A_RRSET)
     sig = sign(rrset, zsk)
-    old = attrs.evolve(sig, rdata=attrs.evolve(rrsig_of(sig), algorithm=5))  # RSA/SHA-1
+    old = attrs.evolve(sig, rdata=attrs.evolve(rrsig_of(sig), algorithm=12))  # GOST
     result = verify_rrset(rrset, [old], keys, NOW)
     assert result.status is VerifyStatus.UNSUPPORTED
     assert result.status.validation is Validation.INSECURE
@@ -326,8 +326,8 @@ def test_unsupported_ds_makes_the_zone_insecure(ksk: SigningKey, keys: list[Reco
     assert result.status is VerifyStatus.UNSUPPORTED
     assert result.status.validation is Validation.INSECURE
     assert result.ede is EdeCode.UNSUPPORTED_DS_DIGEST_TYPE
-    dsa = attrs.evolve(ds, rdata=attrs.evolve(ds.rdata, algorithm=3))
-    result = verify_dnskeys(keys, dnskey_rrsigs(keys, ksk), [dsa], NOW)
+    gost_key = attrs.evolve(ds, rdata=attrs.evolve(ds.rdata, algorithm=12))
+    result = verify_dnskeys(keys, dnskey_rrsigs(keys, ksk), [gost_key], NOW)
     assert result.status is VerifyStatus.UNSUPPORTED
     assert result.ede is EdeCode.UNSUPPORTED_DNSKEY_ALGORITHM
     # One supported DS among unsupported ones is enough to require a valid chain.

@@ -8,7 +8,9 @@ verify, and neither may raise. Each algorithm turns its DNSKEY field into a
 `cryptography` key its own way: RSA keys are an exponent length, exponent and
 modulus (RFC 3110 section 2), ECDSA keys the two coordinates of the point and its
 signatures r and s side by side (RFC 6605 section 4), EdDSA keys and signatures
-the raw octets (RFC 8080 section 3).
+the raw octets (RFC 8080 section 3), DSA keys T, Q, P, G and Y and its signatures
+T, R and S (RFC 2536). The NSEC3 aliases (6 and 7, RFC 5155 section 2) are the
+same algorithms under numbers that tell old validators the zone uses NSEC3.
 
 An algorithm or digest type this module does not know is not a failed check but an
 unknown one: RFC 6840 section 5.2 and RFC 4035 section 5.2 make a zone signed only
@@ -24,7 +26,7 @@ from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PublicKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -36,6 +38,10 @@ from .._wire.rdtypes.dnskey import DNSKEY
 class Algorithm(enum.IntEnum):
     """The DNSSEC algorithms validated here (IANA "DNS Security Algorithm Numbers")."""
 
+    DSA = 3
+    RSASHA1 = 5
+    DSA_NSEC3_SHA1 = 6
+    RSASHA1_NSEC3_SHA1 = 7
     RSASHA256 = 8
     RSASHA512 = 10
     ECDSAP256SHA256 = 13
@@ -52,8 +58,8 @@ class DigestType(enum.IntEnum):
     SHA384 = 4  # RFC 6605
 
 
-# RFC 5702 section 2: RSA/SHA-256 keys of 512 to 4096 bits, RSA/SHA-512 of 1024 to
-# 4096. A larger modulus would only cost CPU.
+# RFC 3110 section 2 and RFC 5702 section 2: RSA/SHA-1 and RSA/SHA-256 keys of 512
+# to 4096 bits, RSA/SHA-512 of 1024 to 4096. A larger modulus would only cost CPU.
 _RSA_MAX_BITS = 4096
 
 
@@ -109,6 +115,37 @@ def _verify_ecdsa(
     return verify
 
 
+# RFC 2536 sections 2 and 3: Q and the signature's R and S are 20 octets (SHA-1
+# sized); P, G and Y are 64 + 8 * T octets, T from 0 to 8 (512 to 1024 bits).
+_DSA_Q = 20
+_DSA_MAX_T = 8
+
+
+def _verify_dsa(key: bytes, data: bytes, signature: bytes) -> bool:
+    # RFC 8624 section 3.1 says MUST NOT validate DSA (3, 6): it is weak, and a zone
+    # signed with it would be insecure. We validate it anyway, as Unbound still
+    # does: the DSA-anchored Deckard scenarios (val_positive_nosigs,
+    # val_nsec3_nods_soa, val_deleg_nons, black_ds, ...) configure a DSA trust
+    # anchor and expect forged or unsigned data below it to be caught (SERVFAIL),
+    # where "unsupported, so insecure" would serve it. `cryptography` takes only
+    # P of 1024 bits (T = 8) or more; a smaller key is one it cannot use, so its
+    # signatures fail like any key that does not parse: bogus, never insecure.
+    if not key or key[0] > _DSA_MAX_T or len(signature) != 1 + 2 * _DSA_Q:
+        return False
+    size = 64 + 8 * key[0]
+    if len(key) != 1 + _DSA_Q + 3 * size:
+        return False
+    fields = [key[1 : 1 + _DSA_Q]]
+    fields += [key[1 + _DSA_Q + i * size : 1 + _DSA_Q + (i + 1) * size] for i in range(3)]
+    q, p, g, y = (int.from_bytes(field, "big") for field in fields)
+    public_key = dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
+    # The signature's own T octet says nothing the key does not.
+    r = int.from_bytes(signature[1 : 1 + _DSA_Q], "big")
+    s = int.from_bytes(signature[1 + _DSA_Q :], "big")
+    public_key.verify(encode_dss_signature(r, s), data, hashes.SHA1())
+    return True
+
+
 def _verify_ed25519(key: bytes, data: bytes, signature: bytes) -> bool:
     Ed25519PublicKey.from_public_bytes(key).verify(signature, data)
     return True
@@ -119,7 +156,13 @@ def _verify_ed448(key: bytes, data: bytes, signature: bytes) -> bool:
     return True
 
 
+# RFC 8624 section 3.1: RSASHA1 (5) and RSASHA1-NSEC3-SHA1 (7) MUST be validated,
+# whatever SHA-1's weakness for signing; so many zones still use them.
 _VERIFIERS: dict[int, Callable[[bytes, bytes, bytes], bool]] = {
+    Algorithm.DSA: _verify_dsa,
+    Algorithm.RSASHA1: _verify_rsa(hashes.SHA1(), 512),
+    Algorithm.DSA_NSEC3_SHA1: _verify_dsa,
+    Algorithm.RSASHA1_NSEC3_SHA1: _verify_rsa(hashes.SHA1(), 512),
     Algorithm.RSASHA256: _verify_rsa(hashes.SHA256(), 512),
     Algorithm.RSASHA512: _verify_rsa(hashes.SHA512(), 1024),
     Algorithm.ECDSAP256SHA256: _verify_ecdsa(ec.SECP256R1(), hashes.SHA256(), 32),

@@ -31,8 +31,8 @@ class Lame(enum.StrEnum):
     """Ways a server can be lame for the zones it is asked about."""
 
     REFUSED = "refused"  # answers REFUSED to everything
-    # Its usual answers, but AA clear and RA set: a recursive resolver where a
-    # server of the zone should be (an answer that lacks only AA is still taken).
+    # No authority for the zone: AA clear, no data and no SOA, only the zone's
+    # own NS set (an answer that lacks only AA is still the zone's data).
     NOT_AUTHORITATIVE = "not authoritative"
     # Its usual answers with AA and RA clear: to a forwarder, an upstream that
     # will not recurse.

@@ -15,7 +15,7 @@ on virtual time.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import partial
 
 import attrs
@@ -177,8 +177,17 @@ class AuthoritativeServer:
         else:
             reply = self.answer(query)
             if behaviour.lame == Lame.NOT_AUTHORITATIVE:
-                # What a lame delegation to a recursive resolver looks like.
-                reply = reply.evolve_header(flags=(reply.flags & ~Flag.AA) | Flag.RA)
+                # A server that has no authority for the zone: no data, no SOA, only
+                # the zone's own NS set, AA clear (what a stale secondary says).
+                ns = tuple(r for r in reply.authority if r.rtype == RRType.NS)
+                if not ns:
+                    ns = tuple(r for r in reply.answer + reply.authority if r.rtype == RRType.NS)
+                reply = attrs.evolve(
+                    reply.evolve_header(flags=reply.flags & ~Flag.AA),
+                    answer=(),
+                    authority=ns or _zone_ns(self.zones, query),
+                    additional=(),
+                )
             elif behaviour.lame == Lame.NO_FLAGS:
                 reply = reply.evolve_header(flags=reply.flags & ~(Flag.AA | Flag.RA))
         if not isinstance(reply, Message):
@@ -202,6 +211,20 @@ def _size_limit(query: Message | bytes, tcp: bool) -> int:
     if isinstance(query, Message) and query.edns is not None:
         return max(_UDP_LIMIT_WITHOUT_EDNS, min(query.edns.payload, DEFAULT_PAYLOAD))
     return _UDP_LIMIT_WITHOUT_EDNS
+
+
+def _zone_ns(zones: Sequence[Zone], query: Message) -> tuple[Record, ...]:
+    """The NS set at the apex of the zone that would answer `query`."""
+    name = query.question[0].name if query.question else ROOT
+    best = max(
+        (z for z in zones if name.is_subdomain(z.origin)), key=lambda z: len(z.origin), default=None
+    )
+    if best is None:
+        return ()
+    apex = answer_query(
+        (best,), Message.make_query(best.origin, RRType.NS, id=0, flags=Flag(0), edns=None)
+    )
+    return tuple(r for r in apex.answer if r.rtype == RRType.NS)
 
 
 def _upward_referral(query: Message) -> Message:
