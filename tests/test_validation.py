@@ -2,8 +2,9 @@
 
 The hierarchy: a signed root (NSEC) whose DS is the trust anchor; `test.` signed
 with NSEC3; below it `example.test.` (signed, NSEC), `n3.test.` (signed, NSEC3)
-and `insecure.test.` (unsigned, no DS); and `opt.`, signed with NSEC3 opt-out,
-with the unsigned delegation `child.opt.` inside an opt-out span.
+and `insecure.test.` (unsigned, no DS); `sub.example.test.`, unsigned, below
+`example.test.`; and `opt.`, signed with NSEC3 opt-out, with the unsigned
+delegation `child.opt.` inside an opt-out span.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import attrs
 import pytest
 import trio
 
-from tests.dnssec.util import records
+from tests.dnssec.util import LegacyKey, records
 from trio_dns import Answer, EdeCode, Edns, Message, Name, Rcode, Record, RRType
 from trio_dns._cache import Validation
 from trio_dns._dnssec import Algorithm
@@ -66,6 +67,14 @@ www.example.test. 3600 A 192.0.2.80
 *.wild.example.test. 3600 A 192.0.2.81
 alias.example.test. 3600 CNAME www.insecure.test.
 dn.example.test. 3600 DNAME example.test.
+sub.example.test. 3600 NS ns.sub.example.test.
+ns.sub.example.test. 3600 A 192.0.2.23
+"""
+SUB = f"""
+{_soa("sub.example.test.")}
+sub.example.test. 3600 NS ns.sub.example.test.
+ns.sub.example.test. 3600 A 192.0.2.23
+www.sub.example.test. 3600 A 192.0.2.93
 """
 N3 = f"""
 {_soa("n3.test.")}
@@ -124,12 +133,15 @@ def build(
     bad_ds: bool = False,
     n3_iterations: int = 0,
     leaf_handler: Callable[[Zone], Callable[[Message], Message]] | None = None,
+    example_key: SigningKey | None = None,
+    n3_key: SigningKey | None = None,
 ) -> World:
     """The hierarchy, with `example.test.` signed as asked: its signatures' times,
     a key the DS does not point at, a DS with a wrong digest, or a server that
-    rewrites its replies."""
+    rewrites its replies; `example.test.` and `n3.test.` with keys of their own."""
     root_key, test_key, opt_key = key("."), key("test."), key("opt.")
-    example_key, n3_key = key("example.test."), key("n3.test.")
+    example_key = example_key or key("example.test.")
+    n3_key = n3_key or key("n3.test.")
     ds = example_key.ds()
     if bad_ds:
         assert isinstance(ds.rdata, DS)
@@ -173,6 +185,7 @@ def build(
             nsec3=NSEC3Parameters(opt_out=True),
         ),
         "child.opt.": records(CHILD),
+        "sub.example.test.": records(SUB),
     }
     if leaf_signer is not None:
         # The zone publishes the key the DS names, but signs with another one.
@@ -189,6 +202,7 @@ def build(
         "n3.test.": "192.0.2.22",
         "opt.": "192.0.2.30",
         "child.opt.": "192.0.2.31",
+        "sub.example.test.": "192.0.2.23",
     }
     network = FakeNetwork()
     built = {origin: Zone.from_records(origin, rs) for origin, rs in zones.items()}
@@ -677,3 +691,177 @@ async def test_nsec3_iterations_above_the_limit_are_insecure(
     # Signed data of the zone is still secure.
     www = await resolver.resolve("www.n3.test", "A")
     assert www.validation is Validation.SECURE
+
+
+def asked(world: World, rtype: RRType) -> list[Name]:
+    """The names the resolver asked servers about with this type."""
+    return [
+        e.query.question[0].name
+        for e in world.network.exchanges
+        if isinstance(e.query, Message) and e.query.question[0].rtype == rtype
+    ]
+
+
+# -- the old algorithms: RSA/SHA-1 (RFC 8624 section 3.1: MUST) and DSA ---------------------
+
+
+@pytest.mark.parametrize("algorithm", [Algorithm.RSASHA1, Algorithm.DSA], ids=["RSASHA1", "DSA"])
+async def test_nsec_zone_signed_with_an_old_algorithm(
+    autojump_clock: trio.abc.Clock, algorithm: Algorithm
+) -> None:
+    signer = LegacyKey.legacy("example.test.", algorithm)
+    resolver = build(example_key=signer).resolver()
+    answer = await resolver.resolve("www.example.test", "A")
+    assert (texts(answer), answer.validation) == (["192.0.2.80"], Validation.SECURE)
+    assert {sig.rdata.algorithm for sig in answer.rrsigs} == {algorithm}  # type: ignore[attr-defined]
+    nx = await resolver.resolve("nope.example.test", "A")
+    assert (nx.rcode, nx.validation) == (Rcode.NXDOMAIN, Validation.SECURE)
+    # And forged data under such a key is caught, not waved through as insecure.
+    expired = build(example_key=signer, leaf_times=(NOW - 7200, NOW - 3600))
+    assert_bogus(
+        await expired.resolver().resolve("www.example.test", "A"), EdeCode.SIGNATURE_EXPIRED
+    )
+    stripped = build(example_key=signer, leaf_handler=stripping(RRType.A))
+    assert_bogus(await stripped.resolver().resolve("www.example.test", "A"), EdeCode.RRSIGS_MISSING)
+
+
+@pytest.mark.parametrize(
+    "algorithm",
+    [Algorithm.RSASHA1_NSEC3_SHA1, Algorithm.DSA_NSEC3_SHA1],
+    ids=["RSASHA1-NSEC3-SHA1", "DSA-NSEC3-SHA1"],
+)
+async def test_nsec3_zone_signed_with_an_old_algorithm(
+    autojump_clock: trio.abc.Clock, algorithm: Algorithm
+) -> None:
+    resolver = build(n3_key=LegacyKey.legacy("n3.test.", algorithm)).resolver()
+    www = await resolver.resolve("www.n3.test", "A")
+    assert (texts(www), www.validation) == (["192.0.2.82"], Validation.SECURE)
+    nx = await resolver.resolve("nope.n3.test", "A")
+    assert (nx.rcode, nx.validation) == (Rcode.NXDOMAIN, Validation.SECURE)
+
+
+# -- what the referrals already said: no DS questions they answered ------------------------
+
+
+async def test_a_referrals_nsec_proof_of_no_ds_is_used(autojump_clock: trio.abc.Clock) -> None:
+    world = build()
+    resolver = world.resolver()
+    answer = await resolver.resolve("www.sub.example.test", "A", trace=True)
+    assert (texts(answer), answer.validation) == (["192.0.2.93"], Validation.INSECURE)
+    events = [e.outcome for e in answer.trace if e.kind == "dnssec"]
+    assert "insecure: no DS for sub.example.test. (NSEC)" in events
+    # The referral from example.test. carried the signed NSEC at the cut.
+    assert Name.from_text("sub.example.test") not in asked(world, RRType.DS)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a referral's NSEC3 proof lives at hashed names: keeping it needs the iteration to"
+    " cache it as a DS NODATA at the cut (Context.store), which this layer cannot do",
+)
+@pytest.mark.parametrize("qname", ["www.insecure.test", "www.child.opt"])
+async def test_a_referrals_nsec3_proof_of_no_ds_is_used(
+    autojump_clock: trio.abc.Clock, qname: str
+) -> None:
+    world = build()
+    answer = await world.resolver().resolve(qname, "A")
+    assert answer.validation is Validation.INSECURE
+    assert not asked(world, RRType.DS)
+
+
+async def test_unsigned_data_deep_in_a_secure_zone_asks_no_ds(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # Iterating, the cut above every name is known from the referrals: unsigned data
+    # below example.test. is bogus, and no DS is asked for the labels in between.
+    world = build(leaf_handler=stripping(RRType.A))
+    answer = await world.resolver().resolve("a.b.wild.example.test", "A")
+    assert_bogus(answer, EdeCode.RRSIGS_MISSING)
+    assert not asked(world, RRType.DS)
+
+
+def _without_soa(zone: Zone) -> Callable[[Message], Message]:
+    """A handler that drops the SOA and its RRSIG from NODATA replies to A questions."""
+    soa_sig = RRType.SOA.to_bytes(2, "big")
+
+    def handler(query: Message) -> Message:
+        reply = answer_query((zone,), query)
+        if reply.rcode != Rcode.NOERROR or reply.answer or query.question[0].rtype != RRType.A:
+            return reply
+        kept = tuple(
+            r
+            for r in reply.authority
+            if r.rtype != RRType.SOA
+            and not (r.rtype == RRType.RRSIG and r.rdata.to_bytes()[:2] == soa_sig)
+        )
+        return attrs.evolve(reply, authority=kept)
+
+    return handler
+
+
+async def test_a_denial_without_the_zones_soa_is_bogus(autojump_clock: trio.abc.Clock) -> None:
+    # The NSEC proof is there and would prove the NODATA; the SOA is not. In a
+    # secure zone whose cut is known, that is no denial by the zone: bogus, and no
+    # DS asked for the name to look for a zone cut nobody mentioned.
+    world = build(leaf_handler=_without_soa)
+    answer = await world.resolver().resolve("dn.example.test", "A")
+    assert answer.rcode == Rcode.SERVFAIL and answer.validation is Validation.BOGUS
+    assert answer.error is not None and "with no SOA" in answer.error.extra_text
+    replies = [
+        e.reply
+        for e in world.network.exchanges
+        if e.qname == Name.from_text("dn.example.test") and isinstance(e.reply, Message)
+    ]
+    assert replies and {r.rtype for r in replies[0].authority} == {RRType.NSEC, RRType.RRSIG}
+    assert not asked(world, RRType.DS)
+
+
+async def test_forwarded_unsigned_data_still_walks_down(autojump_clock: trio.abc.Clock) -> None:
+    # Behind a forwarder no referral names the cuts: the DS walk finds the unsigned zone.
+    world = build()
+    answer = await forwarding(world).resolve("www.sub.example.test", "A")
+    assert (texts(answer), answer.validation) == (["192.0.2.93"], Validation.INSECURE)
+    assert Name.from_text("sub.example.test") in asked(world, RRType.DS)
+
+
+# -- RFC 8509: the root key trust anchor sentinel -----------------------------------------
+
+
+async def test_root_key_sentinel(autojump_clock: trio.abc.Clock) -> None:
+    world = build()
+    resolver = world.resolver()
+    assert isinstance(world.anchor.rdata, DS)
+    tag = world.anchor.rdata.key_tag
+    other = (tag + 1) % 65536
+
+    async def ask(label: str, qtype: str = "A", **kwargs: object) -> Answer:
+        return await resolver.resolve(f"{label}.wild.example.test", qtype, **kwargs)  # type: ignore[arg-type]
+
+    trusted_is = await ask(f"root-key-sentinel-is-ta-{tag:05d}")
+    assert (texts(trusted_is), trusted_is.validation) == (["192.0.2.81"], Validation.SECURE)
+    trusted_not = await ask(f"root-key-sentinel-not-ta-{tag:05d}")
+    assert trusted_not.rcode == Rcode.SERVFAIL
+    assert (
+        trusted_not.error is not None and "is a root trust anchor" in trusted_not.error.extra_text
+    )
+    # Only data is judged: a denial (no AAAA at the wildcard) and other types are not.
+    nodata = await ask(f"root-key-sentinel-not-ta-{tag:05d}", "AAAA")
+    assert (nodata.rcode, nodata.validation) == (Rcode.NOERROR, Validation.SECURE)
+    txt = await ask(f"root-key-sentinel-is-ta-{other:05d}", "TXT")
+    assert (txt.rcode, txt.validation) == (Rcode.NOERROR, Validation.SECURE)
+    untrusted_is = await ask(f"ROOT-KEY-SENTINEL-IS-TA-{other:05d}")
+    assert untrusted_is.rcode == Rcode.SERVFAIL
+    untrusted_not = await ask(f"root-key-sentinel-not-ta-{other:05d}")
+    assert untrusted_not.validation is Validation.SECURE and untrusted_not.records
+    # CD: nothing validated, nothing refused.
+    unchecked = await ask(f"root-key-sentinel-is-ta-{other:05d}", cd=True)
+    assert unchecked.rcode == Rcode.NOERROR and unchecked.records
+    # Four digits is no sentinel label.
+    assert (await ask(f"root-key-sentinel-is-ta-{other % 10000:04d}")).records
+
+
+async def test_root_key_sentinel_leaves_insecure_answers(autojump_clock: trio.abc.Clock) -> None:
+    world = build()
+    resolver = world.resolver(insecure_domains=(Name.from_text("wild.example.test"),))
+    answer = await resolver.resolve("root-key-sentinel-is-ta-00000.wild.example.test", "A")
+    assert (texts(answer), answer.validation) == (["192.0.2.81"], Validation.INSECURE)

@@ -522,7 +522,7 @@ class Resolver:
                 verdict.reason,
                 Validation.BOGUS,
             )
-        refusal = self._validator.sentinel(answer.qname, answer.qtype, verdict.validation)
+        refusal = self._validator.sentinel(answer, verdict.validation)
         if refusal is not None:  # RFC 8509: only the reply changes, not what is cached
             work.event("dnssec", answer.qname, answer.qtype, outcome=refusal)
             return servfail(answer.qname, answer.qtype, answer.qclass, EdeCode.OTHER, refusal)

@@ -199,10 +199,12 @@ class Validator:
     def negative_anchor(self, name: Name) -> Name | None:
         return next((d for d in self.insecure_domains if name.is_subdomain(d)), None)
 
-    def sentinel(self, qname: Name, qtype: RRType, validation: Validation) -> str | None:
+    def sentinel(self, answer: Answer, validation: Validation) -> str | None:
         """Why a validated answer must be SERVFAIL after all (RFC 8509's root key
         sentinel, judged against these anchors), or None."""
-        return sentinel_refusal(qname, qtype, validation, self.anchors)
+        return sentinel_refusal(
+            answer.qname, answer.qtype, validation, self.anchors, has_data=bool(answer.rrset())
+        )
 
     # -- answers ---------------------------------------------------------------------
 
