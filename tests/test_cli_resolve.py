@@ -69,7 +69,7 @@ def hops(stdout: str) -> list[str]:
     trace, _, _ = stdout.partition("\n\n")
     out = []
     for line in trace.splitlines():
-        # ";;      1.2 ms  query    test. A [.] @host#port: referral to test. 0 ms"
+        # ";;      1.2 ms  query    test. NS [.] @host#port: referral to test. 0 ms"
         assert line.startswith(";; ")
         hop = line.split(" ms  ", 1)[1]
         out.append(hop.rsplit(" ", 2)[0] if hop.endswith(" ms") else hop)
@@ -81,8 +81,8 @@ def test_trace_shows_every_hop(hints: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert hops(result.stdout) == [
         f"query    . NS [.] @{NET}.1#{PORT}: answer",
-        f"query    test. A [.] @{NET}.1#{PORT}: referral to test.",
-        f"query    leaf.test. A [test.] @{NET}.2#{PORT}: referral to leaf.test.",
+        f"query    test. NS [.] @{NET}.1#{PORT}: referral to test.",
+        f"query    leaf.test. NS [test.] @{NET}.2#{PORT}: referral to leaf.test.",
         f"query    www.leaf.test. A [leaf.test.] @{NET}.4#{PORT}: answer",
     ]
     assert result.stdout.partition("\n\n")[2].startswith(";; status: NOERROR, www.leaf.test.")
@@ -178,9 +178,9 @@ def test_trace_shows_the_glueless_lookup(hints: Path) -> None:
     result = in_tree(hints, "www.glueless.test", "--trace")
     assert result.returncode == 0, result.stderr
     assert hops(result.stdout)[2:] == [
-        f"query    glueless.test. A [test.] @{NET}.2#{PORT}: referral to glueless.test.",
+        f"query    glueless.test. NS [test.] @{NET}.2#{PORT}: referral to glueless.test.",
         "glueless ns-glueless.example. A [glueless.test.]: resolving",
-        f"query    example. A [.] @{NET}.1#{PORT}: referral to example.",
+        f"query    example. NS [.] @{NET}.1#{PORT}: referral to example.",
         f"query    ns-glueless.example. A [example.] @{NET}.3#{PORT}: answer",
         f"query    www.glueless.test. A [glueless.test.] @{NET}.6#{PORT}: answer",
     ]

@@ -61,6 +61,7 @@ from trio_dns._wire.name import ROOT
 
 IN = RRClass.IN
 A = RRType.A
+NS = RRType.NS
 EXAMPLE2 = addr("192.0.2.21")
 HOST_NET = addr("198.51.100.53")  # ns.dns-host.net, found by a glueless lookup
 
@@ -111,11 +112,11 @@ def test_priming_comes_first_when_the_root_ns_set_is_not_cached() -> None:
     it.receive(Primed())
     # Now the primed root: b's new address; a's address from the reply (its
     # hinted AAAA is no longer used, for the priming reply gave a an address).
-    assert ask(it) == Ask(ROOT, (ROOT_A, addr("192.0.2.3")), n("com"), A, IN)
+    assert ask(it) == Ask(ROOT, (ROOT_A, addr("192.0.2.3")), n("com"), NS, IN, minimised=True)
 
     # The next question does not prime again.
     assert ask(s.iteration("www.example.org")) == Ask(
-        ROOT, (ROOT_A, addr("192.0.2.3")), n("org"), A, IN
+        ROOT, (ROOT_A, addr("192.0.2.3")), n("org"), NS, IN, minimised=True
     )
 
 
@@ -134,7 +135,7 @@ def test_priming_that_fails_every_round_falls_back_to_the_hints() -> None:
     assert s.cache.get_rrset(ROOT, RRType.NS, IN, s.clock()) is None
 
     it.receive(Primed())
-    assert ask(it) == Ask(ROOT, ROOT_SERVERS, n("com"), A, IN)
+    assert ask(it) == Ask(ROOT, ROOT_SERVERS, n("com"), NS, IN, minimised=True)
     # Nothing was learnt, so the next question primes again.
     assert s.iteration("www.example.org").next_step() == Prime()
 
@@ -156,7 +157,9 @@ def test_root_servers_are_asked_best_ranked_first() -> None:
 def test_a_cached_root_ns_set_without_addresses_is_asked_at_the_hinted_ones() -> None:
     s = setup(primed=False)
     s.put(". 86400 IN NS a.root-servers.test.", ". 86400 IN NS b.root-servers.test.")
-    assert ask(s.iteration("www.example.com")) == Ask(ROOT, ROOT_SERVERS, n("com"), A, IN)
+    assert ask(s.iteration("www.example.com")) == Ask(
+        ROOT, ROOT_SERVERS, n("com"), NS, IN, minimised=True
+    )
 
 
 def test_ipv6_off_leaves_out_the_ipv6_addresses() -> None:
@@ -171,11 +174,11 @@ def test_referrals_lead_down_to_each_child_zones_servers_at_their_glue() -> None
     s = setup()
     it = s.iteration("www.example.com")
     step = answer_with(it, reply("com", "A", aa=False, authority=COM_NS, additional=COM_GLUE))
-    assert step == Ask(ROOT, ROOT_SERVERS, n("com"), A, IN)
+    assert step == Ask(ROOT, ROOT_SERVERS, n("com"), NS, IN, minimised=True)
     step = answer_with(
         it, reply("example.com", "A", aa=False, authority=EXAMPLE_NS, additional=EXAMPLE_GLUE)
     )
-    assert step == Ask(n("com"), (COM,), n("example.com"), A, IN)
+    assert step == Ask(n("com"), (COM,), n("example.com"), NS, IN, minimised=True)
     step = answer_with(
         it, reply("www.example.com", "A", answer=["www.example.com. 300 IN A 192.0.2.80"])
     )
@@ -242,7 +245,7 @@ def test_a_glueless_delegation_asks_for_its_nameservers_addresses() -> None:
             ],
         ),
     )
-    assert step == Ask(n("com"), (COM,), n("example.com"), A, IN)
+    assert step == Ask(n("com"), (COM,), n("example.com"), NS, IN, minimised=True)
     # Only the out-of-zone name: asking example.com where its own server is would loop.
     assert resolve_step(it) == Resolve(
         (n("ns.dns-host.net"),), n("example.com"), ((n("www.example.com"), A),)
@@ -316,15 +319,15 @@ def test_a_glueless_delegation_is_resolved_even_with_one_round() -> None:
 # -- QNAME minimisation --------------------------------------------------------------
 
 
-def test_minimisation_reveals_one_label_at_a_time_asking_for_a() -> None:
+def test_minimisation_reveals_one_label_at_a_time_asking_for_ns() -> None:
     s = with_example(setup())
     it = s.iteration("a.b.c.example.com", RRType.AAAA)
     zone, servers = n("example.com"), (EXAMPLE,)
     assert answer_with(it, reply("c.example.com", "A", authority=[EXAMPLE_SOA])) == Ask(
-        zone, servers, n("c.example.com"), A, IN
+        zone, servers, n("c.example.com"), NS, IN, minimised=True
     )
     assert answer_with(it, reply("b.c.example.com", "A", authority=[EXAMPLE_SOA])) == Ask(
-        zone, servers, n("b.c.example.com"), A, IN
+        zone, servers, n("b.c.example.com"), NS, IN, minimised=True
     )
     final = reply(
         "a.b.c.example.com", "AAAA", answer=["a.b.c.example.com. 300 IN AAAA 2001:db8::80"]
@@ -334,7 +337,7 @@ def test_minimisation_reveals_one_label_at_a_time_asking_for_a() -> None:
 
     # The empty non-terminals were remembered as NODATA for A...
     for name in ("c.example.com", "b.c.example.com"):
-        negative = s.cache.get_negative(n(name), A, IN, s.clock())
+        negative = s.cache.get_negative(n(name), NS, IN, s.clock())
         assert negative is not None and negative.kind == NegativeKind.NODATA
     # ...so a name below them skips the steps already taken.
     assert ask(s.iteration("x.b.c.example.com", RRType.AAAA)) == Ask(
@@ -351,13 +354,13 @@ def test_nxdomain_for_a_minimised_name_switches_to_the_full_name() -> None:
     zone, servers = n("example.com"), (EXAMPLE,)
     # A broken server: NXDOMAIN for an empty non-terminal.
     broken = reply("b.example.com", "A", rcode=Rcode.NXDOMAIN, authority=[EXAMPLE_SOA])
-    assert answer_with(it, broken) == Ask(zone, servers, n("b.example.com"), A, IN)
+    assert answer_with(it, broken) == Ask(zone, servers, n("b.example.com"), NS, IN, minimised=True)
     full = reply("a.b.example.com", "A", answer=["a.b.example.com. 300 IN A 192.0.2.81"])
     assert answer_with(it, full) == Ask(zone, servers, n("a.b.example.com"), A, IN)
     assert done(it).rcode == Rcode.NOERROR
     # The minimised NXDOMAIN was not believed, let alone cached (RFC 8020 would
     # then deny everything below it).
-    assert s.cache.get_negative(n("b.example.com"), A, IN, s.clock()) is None
+    assert s.cache.get_negative(n("b.example.com"), NS, IN, s.clock()) is None
 
 
 def test_minimisation_stops_after_its_step_limit() -> None:
@@ -553,7 +556,9 @@ def test_a_forward_zone_has_its_forwarder_and_is_outside_the_roots_bailiwick() -
     # the glue it gives for a name there is not believed...
     it = s.iteration("www.widgets.example")
     step = ask(it)
-    assert step == Ask(ROOT, ROOT_SERVERS, n("example"), A, IN, exclude=(n("corp.example"),))
+    assert step == Ask(
+        ROOT, ROOT_SERVERS, n("example"), NS, IN, minimised=True, exclude=(n("corp.example"),)
+    )
     result = step.judge(
         reply(
             "example",

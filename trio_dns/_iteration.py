@@ -116,6 +116,7 @@ class Ask:
     qclass: RRClass
     forward: bool = False  # RD set, to a recursive upstream
     exclude: tuple[Name, ...] = ()  # zones below with a source of their own
+    minimised: bool = False  # a QNAME-minimisation probe for a zone cut (qtype NS)
 
     def judge(self, reply: Message) -> Classification:
         """What one server's reply means; LAME and SERVER_ERROR lose the race."""
@@ -126,6 +127,7 @@ class Ask:
             self.zone,
             authoritative=not self.forward,
             exclude=self.exclude,
+            minimised=self.minimised,
         )
         if self.forward and Flag.RA not in reply.flags and Flag.AA not in reply.flags:
             # Neither recursion nor authority: this upstream will not resolve for us.
@@ -504,8 +506,11 @@ class Iteration:
                 if ask_name != qname:
                     if self._no_cut_below(ask_name):
                         continue  # asked before: it exists, and is no zone cut
-                    ask_type = RRType.A  # RFC 9156 section 2.1
-            result = yield from self._ask_zone(zone, ns, ask_name, ask_type, path)
+                    # NS, as Knot Resolver and Unbound ask (RFC 9156 section 2.1
+                    # allows A too): a cut answers with a referral either way.
+                    ask_type = RRType.NS
+            minimised = ask_name != qname
+            result = yield from self._ask_zone(zone, ns, ask_name, ask_type, path, minimised)
             ctx.store(result)
             if result.outcome == Outcome.REFERRAL:
                 assert result.referral is not None
@@ -520,11 +525,19 @@ class Iteration:
                 fresh_zone = True
                 continue
             if ask_name != qname:
+                cut = _served_cut(result, ask_name)
+                if cut:
+                    # The zone's servers serve the child too, and said so with
+                    # authority: the child is the zone now.
+                    zone, ns = ask_name, cut
+                    depth = len(zone)
+                    fresh_zone = True
+                    continue
                 if result.outcome == Outcome.NODATA:
                     # Remembered, so the next name below it skips this step.
                     ctx.cache.put_negative(
                         ask_name,
-                        ask_type,
+                        RRType.NS,
                         qclass,
                         result.soa,
                         ctx.clock(),
@@ -545,7 +558,7 @@ class Iteration:
         cache, now = self.context.cache, self.context.clock()
         if cache.get_rrset(name, RRType.A, self.qclass, now, min_rank=Rank.AUTH_ANSWER):
             return True
-        negative = cache.get_negative(name, RRType.A, self.qclass, now)
+        negative = cache.get_negative(name, RRType.NS, self.qclass, now)
         return negative is not None and negative.kind == NegativeKind.NODATA
 
     def _closest_servers(
@@ -586,6 +599,7 @@ class Iteration:
         qname: Name,
         qtype: RRType,
         path: tuple[tuple[Name, RRType], ...],
+        minimised: bool = False,
     ) -> Generator[Step, Event, Classification]:
         ctx = self.context
         names = [r.rdata.target for r in ns if isinstance(r.rdata, NS)]
@@ -607,7 +621,9 @@ class Iteration:
                 break
             candidates = ctx.servers.rank(addresses, ctx.monotonic())
             usable = [a for a in candidates if not ctx.servers.is_lame(a, zone_key)] or candidates
-            event = yield Ask(zone, tuple(usable), qname, qtype, self.qclass, exclude=exclude)
+            event = yield Ask(
+                zone, tuple(usable), qname, qtype, self.qclass, exclude=exclude, minimised=minimised
+            )
             if isinstance(event, Replied):
                 return event.result
             assert isinstance(event, Failed)
@@ -672,6 +688,14 @@ class Iteration:
             ]
             wanted = wanted[: settings.max_glueless_per_delegation]
         return tuple(wanted)
+
+
+def _served_cut(result: Classification, name: Name) -> tuple[Record, ...]:
+    """The NS set at `name` that an authoritative answer to a minimised NS probe
+    gave, if it did: a zone cut whose child the same servers serve."""
+    if result.outcome != Outcome.ANSWER or result.rank < Rank.AUTH_ANSWER:
+        return ()
+    return tuple(r for r in result.answer if r.rtype == RRType.NS and r.name == name)
 
 
 def _failure(iteration: Iteration, code: EdeCode, text: str) -> Answer:

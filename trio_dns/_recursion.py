@@ -163,6 +163,7 @@ def classify_reply(
     *,
     authoritative: bool = True,
     exclude: Sequence[Name] = (),
+    minimised: bool = False,
 ) -> Classification:
     """Classify a reply from a server for `zone` to the question (qname, qtype).
 
@@ -172,7 +173,7 @@ def classify_reply(
     outside the server's bailiwick, like names outside `zone`.
     """
     bailiwick = _Bailiwick(zone, exclude)
-    result = _classify(reply, qname, qtype, bailiwick, authoritative)
+    result = _classify(reply, qname, qtype, bailiwick, authoritative, minimised)
     if result.outcome in (Outcome.LAME, Outcome.SERVER_ERROR):
         return result
     rrsigs = tuple(
@@ -206,7 +207,12 @@ def classify_reply(
 
 
 def _classify(
-    reply: Message, qname: Name, qtype: RRType, bailiwick: _Bailiwick, authoritative: bool
+    reply: Message,
+    qname: Name,
+    qtype: RRType,
+    bailiwick: _Bailiwick,
+    authoritative: bool,
+    minimised: bool = False,
 ) -> Classification:
     zone = bailiwick.zone
     rcode = reply.rcode
@@ -345,6 +351,12 @@ def _classify(
             to_cache=tuple(to_cache),
             reason=reason,
             rank=answer_rank,
+        )
+    if minimised and any(r.rtype == RRType.NS and r.name == zone for r in authority):
+        # To a probe for a cut, the zone's own NS set says "no cut here" (servers
+        # that send no SOA for an empty non-terminal do this): NODATA.
+        return Classification(
+            Outcome.NODATA, tuple(chain), current, to_cache=tuple(to_cache), rank=answer_rank
         )
     if any(r.rtype == RRType.NS for r in reply.authority):
         return Classification(Outcome.LAME, reason=f"referral upwards or sideways from {zone}")
