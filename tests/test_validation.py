@@ -844,6 +844,10 @@ async def test_root_key_sentinel(autojump_clock: trio.abc.Clock) -> None:
     assert (
         trusted_not.error is not None and "is a root trust anchor" in trusted_not.error.extra_text
     )
+    # Asked again, the cached data is judged again, without a query.
+    world.network.clear_log()
+    assert (await ask(f"root-key-sentinel-not-ta-{tag:05d}")).rcode == Rcode.SERVFAIL
+    assert not world.network.exchanges
     # Only data is judged: a denial (no AAAA at the wildcard) and other types are not.
     nodata = await ask(f"root-key-sentinel-not-ta-{tag:05d}", "AAAA")
     assert (nodata.rcode, nodata.validation) == (Rcode.NOERROR, Validation.SECURE)

@@ -523,7 +523,12 @@ class Resolver:
                 Validation.BOGUS,
             )
         refusal = self._validator.sentinel(answer, verdict.validation)
-        if refusal is not None:  # RFC 8509: only the reply changes, not what is cached
+        if refusal is not None:
+            # RFC 8509: the reply changes, not the data. The RRset at the name stays
+            # cached unvalidated, so that each answer from it comes back this way.
+            first = tuple(r for r in answer.records if r.name == answer.qname)
+            if first:
+                self.remember_validation(first, (), Validation.INDETERMINATE)
             work.event("dnssec", answer.qname, answer.qtype, outcome=refusal)
             return servfail(answer.qname, answer.qtype, answer.qclass, EdeCode.OTHER, refusal)
         return attrs.evolve(answer, validation=verdict.validation)
