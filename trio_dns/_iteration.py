@@ -487,6 +487,10 @@ class Iteration:
         # DS lives on the parent side of a zone cut (RFC 4035 section 3.1.4.1).
         start_name = qname.parent() if qtype == RRType.DS and not qname.is_root() else qname
         zone, ns = yield from self._closest_servers(start_name)
+        # The glue that came with the referral into `zone`: its addresses serve this
+        # question even if the cache lets them go (a TTL of 1 is common) or a child's
+        # answer replaced them there.
+        glue: tuple[Record, ...] = ()
         minimise = settings.qname_minimisation
         depth = len(zone)
         minimised_steps = 0
@@ -510,7 +514,7 @@ class Iteration:
                     # allows A too): a cut answers with a referral either way.
                     ask_type = RRType.NS
             minimised = ask_name != qname
-            result = yield from self._ask_zone(zone, ns, ask_name, ask_type, path, minimised)
+            result = yield from self._ask_zone(zone, ns, ask_name, ask_type, path, minimised, glue)
             ctx.store(result)
             if result.outcome == Outcome.REFERRAL:
                 assert result.referral is not None
@@ -521,6 +525,7 @@ class Iteration:
                 if not result.referral.zone.is_subdomain(zone) or result.referral.zone == zone:
                     raise OutOfBudget(EdeCode.OTHER, f"referral loop at {zone}")
                 zone, ns = result.referral.zone, result.referral.ns
+                glue = result.referral.glue
                 depth = len(zone)
                 fresh_zone = True
                 continue
@@ -530,6 +535,7 @@ class Iteration:
                     # The zone's servers serve the child too, and said so with
                     # authority: the child is the zone now.
                     zone, ns = ask_name, cut
+                    glue = ()
                     depth = len(zone)
                     fresh_zone = True
                     continue
@@ -600,10 +606,11 @@ class Iteration:
         qtype: RRType,
         path: tuple[tuple[Name, RRType], ...],
         minimised: bool = False,
+        glue: Sequence[Record] = (),
     ) -> Generator[Step, Event, Classification]:
         ctx = self.context
         names = [r.rdata.target for r in ns if isinstance(r.rdata, NS)]
-        addresses, missing = self._known_addresses(names, zone)
+        addresses, missing = self._known_addresses(names, zone, glue)
         errors: list[tuple[object, BaseException]] = []
         zone_key = zone.canonical_wire()
         exclude = ctx.exclusions(zone)
@@ -634,8 +641,13 @@ class Iteration:
             raise Unreachable(errors)
         raise NoServers(f"no usable address for any nameserver of {zone}")
 
-    def _known_addresses(self, names: list[Name], zone: Name) -> tuple[list[Address], list[Name]]:
+    def _known_addresses(
+        self, names: list[Name], zone: Name, glue: Sequence[Record] = ()
+    ) -> tuple[list[Address], list[Name]]:
         ctx = self.context
+        glued: dict[Name, list[Record]] = {}
+        for record in glue:
+            glued.setdefault(record.name, []).append(record)
         now = ctx.clock()
         addresses: list[Address] = []
         missing: list[Name] = []
@@ -645,6 +657,10 @@ class Iteration:
         if ctx.settings.use_ipv6:
             families.append(RRType.AAAA)
         for name in names:
+            from_glue = ctx.addresses_of(glued.get(name, ()))
+            if from_glue:
+                addresses.extend(from_glue)
+                continue
             found = False
             for rtype in families:
                 cached = ctx.cache.get_rrset(name, rtype, RRClass.IN, now)
