@@ -130,6 +130,7 @@ def _verify_dsa(key: bytes, data: bytes, signature: bytes) -> bool:
     # where "unsupported, so insecure" would serve it. `cryptography` takes only
     # P of 1024 bits (T = 8) or more; a smaller key is one it cannot use, so its
     # signatures fail like any key that does not parse: bogus, never insecure.
+    # (Those scenarios' keys are such 512-bit ones: bogus is what they expect.)
     if not key or key[0] > _DSA_MAX_T or len(signature) != 1 + 2 * _DSA_Q:
         return False
     size = 64 + 8 * key[0]
@@ -156,8 +157,8 @@ def _verify_ed448(key: bytes, data: bytes, signature: bytes) -> bool:
     return True
 
 
-# RFC 8624 section 3.1: RSASHA1 (5) and RSASHA1-NSEC3-SHA1 (7) MUST be validated,
-# whatever SHA-1's weakness for signing; so many zones still use them.
+# RFC 8624 section 3.1: RSASHA1 (5) and RSASHA1-NSEC3-SHA1 (7) MUST be validated:
+# SHA-1 is too weak to sign with now, but many zones are still signed with it.
 _VERIFIERS: dict[int, Callable[[bytes, bytes, bytes], bool]] = {
     Algorithm.DSA: _verify_dsa,
     Algorithm.RSASHA1: _verify_rsa(hashes.SHA1(), 512),
