@@ -76,9 +76,9 @@ def follow(
     max_chain = ctx.settings.max_chain
     while True:
         if current in seen:
-            return Known(
-                servfail(qname, qtype, qclass, EdeCode.OTHER, f"CNAME loop at {current}"), current
-            )
+            # SERVFAIL, with the chain that came round (RFC 1034 section 3.6.2).
+            loop = servfail(qname, qtype, qclass, EdeCode.OTHER, f"CNAME loop at {current}")
+            return Known(attrs.evolve(loop, records=tuple(chain)), current)
         seen.add(current)
         if sum(1 for r in chain if r.rtype == RRType.CNAME) > max_chain:
             too_long = servfail(
@@ -98,7 +98,7 @@ def follow(
                 return Known(cached, current)
             return Known(cached_validation(ctx, cached, current), current)
         if cached is None:
-            denied = synthesised_answer(ctx, qname, current, qtype, qclass, chain, sigs, work)
+            denied = synthesised_answer(ctx, qname, current, qtype, qclass, chain, sigs, seen, work)
             return Known(denied, current)  # RFC 8198: a validated denial, else ask
         chain.append(cached)
         assert isinstance(cached.rdata, CNAME)

@@ -574,9 +574,9 @@ class Iteration:
         cached = ctx.cache.closest_delegation(name, self.qclass, ctx.clock())
         if cached is not None and not cached.name.is_root():
             return cached.name, cached.records
-        root = ctx.cache.get_rrset(
-            ROOT, RRType.NS, RRClass.IN, ctx.clock(), min_rank=Rank.AUTH_ANSWER
-        )
+        # Primed already: the root's NS set from a root server's own answer, with AA
+        # or without (many a server forgets it), not just from the hints.
+        root = ctx.cache.get_rrset(ROOT, RRType.NS, RRClass.IN, ctx.clock(), min_rank=Rank.ANSWER)
         if root is None:
             yield Prime()
             root = ctx.cache.get_rrset(ROOT, RRType.NS, self.qclass, ctx.clock())

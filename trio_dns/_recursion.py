@@ -261,8 +261,9 @@ def _classify(
             synthesised = _synthesise_from_dname(dname, current)
             if synthesised is None:
                 break
-            chain.append(dname)
-            to_cache.append(((dname,), answer_rank))
+            if dname not in chain:  # a DNAME used twice is listed once
+                chain.append(dname)
+                to_cache.append(((dname,), answer_rank))
             record = synthesised
         elif cname:
             record = cname[0]  # a CNAME RRset has one record (RFC 2181 section 10.1)
