@@ -208,6 +208,38 @@ def test_a_cached_cname_loop_is_servfail() -> None:
     assert answer.error.extra_text == "CNAME loop at a.example.com."
 
 
+def test_a_cached_cname_loop_keeps_the_chain_that_came_round() -> None:
+    s = setup()
+    s.put(
+        "a.example.com. 300 IN CNAME b.example.com.", "b.example.com. 300 IN CNAME a.example.com."
+    )
+    assert [r.to_text() for r in known(s, "a.example.com").records] == [
+        "a.example.com.\t300\tIN\tCNAME\tb.example.com.",
+        "b.example.com.\t300\tIN\tCNAME\ta.example.com.",
+    ]
+
+
+def test_a_cached_dname_answers_names_below_it() -> None:
+    # RFC 6672 section 3.4: the CNAME is synthesised from the cached DNAME, and
+    # the data at its target answers; nothing needs to be asked.
+    s = setup()
+    s.put("old.example. 600 IN DNAME new.example.", "www.new.example. 300 IN A 192.0.2.9")
+    answer = known(s, "www.old.example")
+    assert answer.rcode == Rcode.NOERROR and answer.from_cache
+    assert [(str(r.name), r.rtype) for r in answer.records] == [
+        ("old.example.", RRType.DNAME),
+        ("www.old.example.", RRType.CNAME),
+        ("www.new.example.", RRType.A),
+    ]
+    # Where the target is not cached, the walk stops at the target, not the alias.
+    known_part = follow(
+        s.context, n("ftp.old.example"), A, IN, n("ftp.old.example"), [], [], set(), s.work()
+    )
+    assert known_part.answer is None and known_part.current == n("ftp.new.example")
+    # The DNAME's owner itself is not below it: asked as any other name.
+    assert cached(s, "old.example") is None
+
+
 def test_a_cached_chain_longer_than_max_chain_is_servfail() -> None:
     s = setup(ResolverSettings(max_chain=2))
     s.put(

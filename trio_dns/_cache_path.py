@@ -27,7 +27,7 @@ from ._aggressive import synthesised_answer
 from ._answer import Answer, servfail
 from ._authority import answer_query, choose_zone
 from ._cache import NegativeKind, Rank, Validation
-from ._recursion import Outcome, classify_reply, describe
+from ._recursion import Outcome, classify_reply, describe, synthesise_from_dname
 from ._wire.edns import ExtendedError
 from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from ._wire.message import Message, Record
@@ -93,6 +93,8 @@ def follow(
             current = local[1]  # the chain left the local zone: resolve on
             continue
         cached = _from_cache(ctx, qname, current, qtype, qclass, chain, work, sigs)
+        if cached is None and qtype != RRType.DNAME:
+            cached = _from_cached_dname(ctx, current, qclass, chain, work, sigs)
         if isinstance(cached, Answer):
             if work.cd:
                 return Known(cached, current)
@@ -280,6 +282,35 @@ def _from_cache(
             rrsigs=tuple(sigs),
             proof=negative.proof,
         )
+    return None
+
+
+def _from_cached_dname(
+    ctx: Context,
+    current: Name,
+    qclass: RRClass,
+    chain: list[Record],
+    work: Work,
+    sigs: list[Record],
+) -> Record | None:
+    """The CNAME a cached DNAME above `current` implies (RFC 6672 section 3.4), with
+    the DNAME put on the chain before it; None if no DNAME above is cached."""
+    cache, now = ctx.cache, ctx.clock()
+    name = current
+    while not name.is_root():
+        name = name.parent()
+        found = cache.get_rrset(name, RRType.DNAME, qclass, now, min_rank=Rank.ANSWER)
+        if found is None:
+            continue
+        dname = found.records[0]
+        cname = synthesise_from_dname(dname, current)
+        if cname is None:
+            return None
+        work.event("cache", name, RRType.DNAME, outcome=f"DNAME to {cname.rdata}")
+        if dname not in chain:
+            chain.append(dname)
+            sigs.extend(found.rrsigs)
+        return cname
     return None
 
 

@@ -126,7 +126,7 @@ def _rrsets(records: Iterable[Record]) -> dict[tuple[Name, RRType], list[Record]
     return sets
 
 
-def _synthesise_from_dname(dname: Record, name: Name) -> Record | None:
+def synthesise_from_dname(dname: Record, name: Name) -> Record | None:
     """The CNAME a DNAME implies for `name` (RFC 6672 section 2.2), if it fits."""
     assert isinstance(dname.rdata, DNAME)
     prefix = name.labels[: len(name.labels) - len(dname.name.labels)]
@@ -258,7 +258,7 @@ def _classify(
         )
         cname = answer_sets.get((current, RRType.CNAME)) if qtype != RRType.CNAME else None
         if dname is not None:
-            synthesised = _synthesise_from_dname(dname, current)
+            synthesised = synthesise_from_dname(dname, current)
             if synthesised is None:
                 break
             if dname not in chain:  # a DNAME used twice is listed once
