@@ -636,3 +636,34 @@ def test_random_use_never_serves_stale_data(
         # The bookkeeping agrees with what is stored (private, but an invariant).
         assert cache.size_bytes == sum(entry.size for entry in cache._entries.values())
         assert cache._nxdomains == sum(1 for key in cache._entries if key[1] < 0)
+
+
+# -- a wildcard expansion's proof, kept with its RRset --------------------------------
+
+
+def test_a_proof_lives_as_long_as_its_rrset_whatever_its_own_ttl() -> None:
+    cache = Cache()
+    proof = [
+        rec("*.example.com. 0 IN NSEC z.example.com. A RRSIG NSEC"),
+        rec("other.example.com. 7200 IN NSEC p.example.com. A RRSIG NSEC"),
+    ]
+    assert cache.put_rrset([a("x.example.com", ttl=300)], Rank.AUTH_ANSWER, 1000.0, proof=proof)
+    hit = cache.get_rrset(n("x.example.com"), RRType.A, IN, 1100.0)
+    assert hit is not None and hit.ttl == 200  # the proof's TTL 0 shortened nothing
+    # Each proof record no longer than its own TTL nor the RRset's remaining life.
+    assert [r.ttl for r in hit.proof] == [0, 200]
+    assert [r.rdata for r in hit.proof] == [r.rdata for r in proof]
+    assert cache.get_rrset(n("x.example.com"), RRType.A, IN, 1300.0) is None
+
+
+def test_a_proof_counts_against_the_size_and_goes_with_a_new_store() -> None:
+    proof = [rec("*.example.com. 300 IN NSEC z.example.com. A RRSIG NSEC")]
+    plain, proven = Cache(), Cache()
+    assert plain.put_rrset([a("x.example.com")], Rank.AUTH_ANSWER, 1000.0)
+    assert proven.put_rrset([a("x.example.com")], Rank.AUTH_ANSWER, 1000.0, proof=proof)
+    assert proven.size_bytes > plain.size_bytes
+    # The same records stored again without it: the entry is what was stored last.
+    assert proven.put_rrset([a("x.example.com")], Rank.AUTH_ANSWER, 1001.0)
+    hit = proven.get_rrset(n("x.example.com"), RRType.A, IN, 1001.0)
+    assert hit is not None and hit.proof == ()
+    assert proven.size_bytes == plain.size_bytes

@@ -89,6 +89,7 @@ class ServeConfig:
     insecure_domain: tuple[Name, ...] = ()
     max_queries: int = 32
     deny_any: bool = False
+    no_aggressive_nsec: bool = False
     no_case_randomisation: bool = False
     unwanted_reply_threshold: int = 10_000_000
     private_address: tuple[Network, ...] = ()
@@ -184,6 +185,7 @@ class ServeConfig:
             insecure_domains=self.insecure_domain,
             max_queries=self.max_queries,
             deny_any=self.deny_any,
+            aggressive_nsec=not self.no_aggressive_nsec,
             exchange=self.exchange_settings(),
         )
 
@@ -545,6 +547,11 @@ _OPTIONS: dict[str, _Option] = {
     ),
     "deny_any": _Option(
         _boolean, "answer ANY questions NOTIMP (default: what the cache has, else ask upstream)"
+    ),
+    "no_aggressive_nsec": _Option(
+        _boolean,
+        "ask upstream even when validated NSEC/NSEC3 records held prove the answer "
+        "(RFC 8198 synthesis is on by default)",
     ),
     "no_case_randomisation": _Option(
         _boolean, "send upstream questions in their own case, without 0x20's random case"
