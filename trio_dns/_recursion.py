@@ -321,9 +321,10 @@ def _classify(
             Outcome.NXDOMAIN, tuple(chain), current, soa, to_cache=tuple(to_cache), rank=answer_rank
         )
 
-    # A referral has AA clear, unless it follows an in-zone chain, which the
-    # server answered with authority before it reached the zone cut.
-    if authoritative and (Flag.AA not in reply.flags or chain):
+    # A referral: an NS set below the zone and above the name, and no SOA. It has
+    # AA clear, as a rule; servers that set it anyway (or that answer with
+    # authority before a chain reaches the cut) still delegate.
+    if authoritative and (soa is None or Flag.AA not in reply.flags or chain):
         referral = _referral(authority, current, bailiwick, reply)
         if referral is not None:
             to_cache.append((referral.ns, Rank.AUTHORITY))
@@ -336,7 +337,7 @@ def _classify(
                 to_cache=tuple(to_cache),
                 rank=answer_rank,
             )
-    if soa is not None or (aa and not chain):
+    if soa is not None:
         return Classification(
             Outcome.NODATA, tuple(chain), current, soa, to_cache=tuple(to_cache), rank=answer_rank
         )
@@ -353,15 +354,21 @@ def _classify(
             reason=reason,
             rank=answer_rank,
         )
-    if minimised and any(r.rtype == RRType.NS and r.name == zone for r in authority):
-        # To a probe for a cut, the zone's own NS set says "no cut here" (servers
-        # that send no SOA for an empty non-terminal do this): NODATA.
-        return Classification(
-            Outcome.NODATA, tuple(chain), current, to_cache=tuple(to_cache), rank=answer_rank
-        )
     if any(r.rtype == RRType.NS for r in reply.authority):
+        if minimised and any(r.rtype == RRType.NS and r.name == zone for r in authority):
+            # To a probe for a cut, the zone's own NS set says "no cut here"
+            # (servers that send no SOA for an empty non-terminal do this).
+            return Classification(
+                Outcome.NODATA, tuple(chain), current, to_cache=tuple(to_cache), rank=answer_rank
+            )
+        # The zone's own NS set or one above it, and no data nor SOA: whatever AA
+        # says, this server does not serve the name.
         return Classification(Outcome.LAME, reason=f"referral upwards or sideways from {zone}")
-    return Classification(Outcome.LAME, reason=f"non-authoritative empty answer for {zone}")
+    # Nothing at all, not even an SOA: NODATA as the server says (Knot Resolver
+    # and Unbound take it so), not cached for long without an SOA's minimum.
+    return Classification(
+        Outcome.NODATA, tuple(chain), current, to_cache=tuple(to_cache), rank=answer_rank
+    )
 
 
 def _referral(
