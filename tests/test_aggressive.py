@@ -245,6 +245,18 @@ def test_what_does_not_belong_is_refused() -> None:
     assert len(store) == 1
 
 
+def test_holds_says_whether_this_very_record_is_held_and_alive() -> None:
+    store = holding("example.", CHAIN.values())
+    nsec = CHAIN[n("a.example.")]
+    assert store.holds(soa("example."), NOW) and store.holds(nsec, NOW)
+    assert not store.holds(attrs.evolve(nsec, rdata=NSEC(n("b.example."), (A,))), NOW)
+    assert not store.holds(nsec, NOW + 300)
+    n3 = holding("n3.", N3_CHAIN.values())
+    assert n3.holds(N3_CHAIN[n("a.n3.")], NOW)
+    assert not n3.holds(attrs.evolve(N3_CHAIN[n("a.n3.")], ttl=299), NOW)
+    assert not store.holds(N3_CHAIN[n("a.n3.")], NOW)
+
+
 def test_negative_trust_anchors_are_not_answered() -> None:
     store = holding("example.", CHAIN.values(), insecure_domains=(n("a.example."),))
     assert denial(store, "b.example.", A) is not None

@@ -214,7 +214,8 @@ def _with_ttl(record: Record, ttl: int, name: Name | None = None) -> Record:
 
 @attrs.define(eq=False)
 class AggressiveCache:
-    """Validated NSEC and NSEC3 ranges and zone SOAs, and the denials they prove.
+    """Validated NSEC and NSEC3 ranges, zone SOAs and wildcard RRsets, and the
+    denials and expansions they prove.
 
     At most `max_records` records are held (the oldest stored go first). NSEC3
     chains with more than `max_iterations` iterations are not kept (no answer
@@ -337,6 +338,32 @@ class AggressiveCache:
         while len(self._order) > self.max_records:
             oldest, _ = self._order.popitem(last=False)
             self._forget(oldest)
+
+    def holds(self, record: Record, now: float) -> bool:
+        """Is this very record (an SOA, NSEC or NSEC3) held, and alive?"""
+        rdata = record.rdata
+        held: _Held | None = None
+        if isinstance(rdata, SOA):
+            proofs = self._zones.get(record.name)
+            held = None if proofs is None else proofs.soa
+        elif isinstance(rdata, NSEC):
+            key = canonical_key(record.name)
+            for depth in range(len(record.name), -1, -1):
+                proofs = self._zones.get(record.name.ancestor(depth))
+                if proofs is not None and key in proofs.nsec.held:
+                    held = proofs.nsec.held[key]
+                    break
+        elif isinstance(rdata, NSEC3) and record.name.labels:
+            proofs = self._zones.get(record.name.parent())
+            chain = None
+            if proofs is not None:
+                chain = proofs.nsec3.get((rdata.hash_algorithm, rdata.salt, rdata.iterations))
+            if chain is not None:
+                try:
+                    held = chain.held.get(base32hex_decode(record.name.labels[0].decode("ascii")))
+                except (InvalidRdata, UnicodeDecodeError):
+                    held = None
+        return held is not None and held.record == record and held.expires - now >= 1
 
     def _usable_nsec3(self, record: Record, rdata: NSEC3, zone: Name) -> bool:
         if not record.name.labels or record.name.parent() != zone:
@@ -625,6 +652,8 @@ def remember_secure(ctx: Context, answer: Answer, zones: Mapping[Name, ZoneKeys]
     for rrset in rrsets:
         if len(rrset) != 1:
             continue  # an NSEC, NSEC3 or SOA RRset has one record
+        if store.holds(rrset[0], now):
+            continue  # most negative answers repeat the zone's SOA: verified already
         verified = _verified(rrset, signatures, zones, now)
         if verified is not None and verified[1].wildcard is None:
             signer, result = verified
@@ -632,6 +661,8 @@ def remember_secure(ctx: Context, answer: Answer, zones: Mapping[Name, ZoneKeys]
             store.add(signer, rrset[0], (result.rrsig,), result.ttl, now)
     if answer.proof and answer.rcode == Rcode.NOERROR:
         for rrset in _grouped(answer.records):
+            if not _expanded_from_wildcard(rrset, answer.rrsigs):
+                continue
             verified = _verified(rrset, answer.rrsigs, zones, now)
             if verified is not None:
                 signer, result = verified
@@ -668,6 +699,16 @@ def _verified(
     return signer, result
 
 
+def _expanded_from_wildcard(rrset: Sequence[Record], rrsigs: Sequence[Record]) -> bool:
+    """Does an RRSIG over `rrset` count fewer labels than its owner has (RFC 4035
+    section 5.3.4)? Whether it verifies is another matter."""
+    labels = signature_labels(rrset[0].name)
+    return any(
+        isinstance(sig.rdata, RRSIG) and sig.rdata.labels < labels
+        for sig in covering(rrset, rrsigs)
+    )
+
+
 def _keep_wildcard_proof(ctx: Context, answer: Answer, now: float) -> None:
     """Store the proof with each wildcard-expanded RRset of a secure answer, so the
     cache can hand it to a DO client later (it lives as long as the RRset)."""
@@ -682,11 +723,9 @@ def _keep_wildcard_proof(ctx: Context, answer: Answer, now: float) -> None:
     if not proof:
         return
     for rrset in _grouped(answer.records):
+        if not _expanded_from_wildcard(rrset, answer.rrsigs):
+            continue
         first = rrset[0]
-        labels = signature_labels(first.name)
-        sigs = covering(rrset, answer.rrsigs)
-        if not any(isinstance(s.rdata, RRSIG) and s.rdata.labels < labels for s in sigs):
-            continue  # not synthesised from a wildcard
         cached = ctx.cache.get_rrset(first.name, first.rtype, first.rclass, now)
         if (
             cached is None
