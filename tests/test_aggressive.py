@@ -271,6 +271,22 @@ def test_the_oldest_records_go_first() -> None:
     assert len(store) == 0 and store.zones() == ()
 
 
+def test_the_store_is_bounded_in_bytes_too() -> None:
+    store = holding("example.", CHAIN.values())
+    per_record = store.size_bytes // len(store)
+    small = holding("example.", CHAIN.values(), max_bytes=3 * per_record)
+    assert 0 < small.size_bytes <= 3 * per_record and len(small) < 4
+    # A wildcard's RRset, however big, counts by its size.
+    before = store.size_bytes
+    big = records("\n".join(f"q.w.example. 600 TXT {'x' * 200}{i}" for i in range(40)))
+    assert store.add_wildcard(
+        n("example."), n("*.w.example."), big, placeholder_sig(big[0], n("example.")), 600, NOW
+    )
+    assert store.size_bytes - before > 40 * 200
+    store.flush()
+    assert store.size_bytes == 0
+
+
 def test_expired_records_are_purged() -> None:
     store = holding("example.", CHAIN.values(), with_soa=soa("example.", minimum=600))
     assert len(store) == len(CHAIN) + 1

@@ -51,7 +51,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
@@ -88,6 +88,8 @@ if TYPE_CHECKING:
 
 SHA1 = 1  # the only NSEC3 hash algorithm (RFC 5155 section 11)
 DEFAULT_MAX_RECORDS = 20_000
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+_RECORD_OVERHEAD = 16  # beyond the wire octets, as the cache counts
 
 K = TypeVar("K", tuple[bytes, ...], bytes)
 _ParamKey = tuple[int, bytes, int]  # NSEC3 hash algorithm, salt, iterations
@@ -217,7 +219,8 @@ class AggressiveCache:
     """Validated NSEC and NSEC3 ranges, zone SOAs and wildcard RRsets, and the
     denials and expansions they prove.
 
-    At most `max_records` records are held (the oldest stored go first). NSEC3
+    At most `max_records` records (a wildcard's RRset counts as one) and about
+    `max_bytes` of them are held; the oldest stored go first. NSEC3
     chains with more than `max_iterations` iterations are not kept (no answer
     resting on them is secure anyway, RFC 9276), nor are names under
     `insecure_domains` answered (RFC 7646: they are not validated at all)."""
@@ -226,11 +229,19 @@ class AggressiveCache:
     max_iterations: int = DEFAULT_MAX_ITERATIONS
     insecure_domains: tuple[Name, ...] = ()
     _zones: dict[Name, _ZoneProofs] = attrs.field(init=False, factory=dict)
-    _order: OrderedDict[_Where, None] = attrs.field(init=False, factory=OrderedDict)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    # Where each held record is, oldest first, and its size.
+    _order: OrderedDict[_Where, int] = attrs.field(init=False, factory=OrderedDict)
+    _bytes: int = attrs.field(init=False, default=0)
     _adds: int = attrs.field(init=False, default=0)  # since the last purge
 
     def __len__(self) -> int:
         return len(self._order)
+
+    @property
+    def size_bytes(self) -> int:
+        """The records' wire length (and RRSIGs'), as counted against max_bytes."""
+        return self._bytes
 
     def zones(self) -> tuple[Name, ...]:
         return tuple(self._zones)
@@ -238,6 +249,7 @@ class AggressiveCache:
     def flush(self) -> None:
         self._zones.clear()
         self._order.clear()
+        self._bytes = 0
 
     # -- storing ---------------------------------------------------------------------
 
@@ -278,14 +290,14 @@ class AggressiveCache:
             owner_hash = base32hex_decode(record.name.labels[0].decode("ascii"))
             proofs.nsec3.setdefault(params, _Chain()).put(owner_hash, held)
             where = (zone, params, owner_hash)
-        self._note(where, now)
+        self._note(where, now, _size((record, *held.rrsigs)))
         return True
 
     def purge(self, now: float) -> None:
         """Drop every record that has expired."""
         self._adds = 0
         for where in [w for w in self._order if self._expired(w, now)]:
-            del self._order[where]
+            self._bytes -= self._order.pop(where)
             self._forget(where)
 
     def _expired(self, where: _Where, now: float) -> bool:
@@ -326,17 +338,19 @@ class AggressiveCache:
         records = tuple(_with_ttl(r, r.ttl, wildcard) for r in rrset)
         held = _Wildcard(records, _with_ttl(rrsig, rrsig.ttl, wildcard), now + ttl)
         self._zones.setdefault(zone, _ZoneProofs()).wildcards[(wildcard, rtype)] = held
-        self._note((zone, _WILDCARD_KEY, (wildcard, rtype)), now)
+        self._note((zone, _WILDCARD_KEY, (wildcard, rtype)), now, _size((*records, held.rrsig)))
         return True
 
-    def _note(self, where: _Where, now: float) -> None:
-        self._order[where] = None
+    def _note(self, where: _Where, now: float, size: int) -> None:
+        self._bytes += size - self._order.get(where, 0)
+        self._order[where] = size
         self._order.move_to_end(where)
         self._adds += 1
         if self._adds >= max(64, len(self._order) // 4):
             self.purge(now)  # amortised: expired records go without a sweep per add
-        while len(self._order) > self.max_records:
-            oldest, _ = self._order.popitem(last=False)
+        while len(self._order) > self.max_records or self._bytes > self.max_bytes:
+            oldest, oldest_size = self._order.popitem(last=False)
+            self._bytes -= oldest_size
             self._forget(oldest)
 
     def holds(self, record: Record, now: float) -> bool:
@@ -611,6 +625,12 @@ class AggressiveCache:
         if nsec3_nodata(records, qname, qtype, max_iterations=limit).proven:
             return False, used  # the wildcard has no such type
         return None
+
+
+def _size(records: Iterable[Record]) -> int:
+    return sum(
+        len(r.name.to_wire()) + 10 + len(r.rdata.to_bytes()) + _RECORD_OVERHEAD for r in records
+    )
 
 
 def _ttl(held: Sequence[_Held | _Wildcard], now: float, max_ttl: int | None) -> int:
