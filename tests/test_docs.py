@@ -42,8 +42,9 @@ CHAPTERS = sorted(DOCS.glob("*.md"))
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _QUOTE = re.compile(r"\A# From ((?:trio_dns|docs/build)/[\w/.]+\.py):\n")
-# [text](target.md), [text](target.md#anchor) or [text](#anchor); not URLs.
-_LINK = re.compile(r"\]\((?!\w+://)([^)#\s]*\.md)?(?:#([^)\s]+))?\)")
+# [text](target), [text](target.md#anchor) or [text](#anchor); not URLs (nor mailto:).
+# A target is any file of the repository: a chapter, a program, a test.
+_LINK = re.compile(r"\]\((?!\w+:)([^)#\s]*)(?:#([^)\s]+))?\)")
 _HEADING = re.compile(r"^#{1,6} (.+)$", re.MULTILINE)
 _CONSOLE = re.compile(r"^```console\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
@@ -115,14 +116,18 @@ def test_links_resolve(document: Path) -> None:
         if not target and not anchor:
             continue
         path = (document.parent / target) if target else document
-        assert path.is_file(), f"{document.name} links to missing {target}"
-        if anchor:
+        assert path.exists(), f"{document.name} links to missing {target}"
+        if anchor and path.suffix == ".md":
             assert anchor in _anchors(path), f"{document.name} links to {target}#{anchor}"
 
 
 def test_links_are_found() -> None:
     text = (DOCS / "README.md").read_text(encoding="utf-8")
     assert ("01-wire-protocol.md", "") in _LINK.findall(text)
+    # Links to the tests and programs are checked too, not only those to chapters.
+    attacks = _without_code((DOCS / "09-attacks.md").read_text(encoding="utf-8"))
+    assert ("../tests/hostile/test_tcp_abuse.py", "") in _LINK.findall(attacks)
+    assert not _LINK.findall("[RFC 8482](https://www.rfc-editor.org/rfc/rfc8482)")
 
 
 # -- the metrics of chapter 7 ---------------------------------------------------------------
