@@ -518,12 +518,22 @@ class Iteration:
             ctx.store(result)
             if result.outcome == Outcome.REFERRAL:
                 assert result.referral is not None
+                if result.answer and ask_name != qname:
+                    # A probe met an alias at the probed name: it exists and is no
+                    # cut, and what it aliases is not the question's concern.
+                    continue
                 if result.answer:
                     # An in-zone CNAME whose target is delegated further down: the
                     # referral is cached, so restarting at the target finds it.
                     return attrs.evolve(result, outcome=Outcome.CNAME)
                 if not result.referral.zone.is_subdomain(zone) or result.referral.zone == zone:
                     raise OutOfBudget(EdeCode.OTHER, f"referral loop at {zone}")
+                glued = _glue_for(result.referral.glue, qname, qtype)
+                if glued and self.path:
+                    # A nameserver's address, looked up for a delegation, and the
+                    # parent's glue has it: the delegation's own word, which the
+                    # child's (maybe different, maybe broken) answer must not replace.
+                    return Classification(Outcome.ANSWER, glued, qname, rank=Rank.ADDITIONAL)
                 zone, ns = result.referral.zone, result.referral.ns
                 glue = result.referral.glue
                 depth = len(zone)
@@ -704,6 +714,12 @@ class Iteration:
             ]
             wanted = wanted[: settings.max_glueless_per_delegation]
         return tuple(wanted)
+
+
+def _glue_for(glue: Sequence[Record], name: Name, rtype: RRType) -> tuple[Record, ...]:
+    if rtype not in (RRType.A, RRType.AAAA):
+        return ()
+    return tuple(r for r in glue if r.name == name and r.rtype == rtype)
 
 
 def _served_cut(result: Classification, name: Name) -> tuple[Record, ...]:
