@@ -754,11 +754,6 @@ async def test_a_referrals_nsec_proof_of_no_ds_is_used(autojump_clock: trio.abc.
     assert Name.from_text("sub.example.test") not in asked(world, RRType.DS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a referral's NSEC3 proof lives at hashed names: keeping it needs the iteration to"
-    " cache it as a DS NODATA at the cut (Context.store), which this layer cannot do",
-)
 @pytest.mark.parametrize("qname", ["www.insecure.test", "www.child.opt"])
 async def test_a_referrals_nsec3_proof_of_no_ds_is_used(
     autojump_clock: trio.abc.Clock, qname: str

@@ -222,8 +222,12 @@ class Context:
 
     def store(self, result: Classification) -> None:
         now = self.clock()
+        # A signed referral without DS proves the cut unsigned (NSEC or NSEC3, opt-out
+        # included): the proof stays with the cut's NS set, for the validator.
+        cut_ns = result.referral.ns if result.referral is not None and result.proof else None
         for records, rank in result.to_cache:
-            self.cache.put_rrset(records, rank, now, rrsigs=result.rrsigs_for(records))
+            proof = result.proof if records == cut_ns else ()
+            self.cache.put_rrset(records, rank, now, rrsigs=result.rrsigs_for(records), proof=proof)
 
     def exclusions(self, zone: Name) -> tuple[Name, ...]:
         """The zones below `zone` that have a source of their own (a forwarder, a

@@ -636,6 +636,19 @@ class _Lookup:
                     from_cache=True,
                     proof=(*nsec.records, *nsec.rrsigs),
                 )
+            cut = cache.get_rrset(name, RRType.NS, RRClass.IN, now)
+            if cut is not None and any(r.rtype == RRType.NSEC3 for r in cut.proof):
+                # The NSEC3 (hashed, so not found by name) that came with the
+                # referral: the validator judges whether it denies the DS.
+                return Answer(
+                    name,
+                    rtype,
+                    RRClass.IN,
+                    Rcode.NOERROR,
+                    ttl=cut.ttl,
+                    from_cache=True,
+                    proof=cut.proof,
+                )
         path = ((name, rtype),)  # not the client's question: fetched unvalidated
         return await self.resolver._resolve_name(name, rtype, RRClass.IN, self.work, path)
 

@@ -102,8 +102,8 @@ async def test_happy_path_from_the_root_then_from_cache(tree: Hierarchy) -> None
     # on the harness port: the root hints' address was given that port too.
     assert queries(answer) == [
         (tree.root, ".", "NS", "answer"),
-        (tree.root, "test.", "A", "referral to test."),
-        (tree.test_tld, "leaf.test.", "A", "referral to leaf.test."),
+        (tree.root, "test.", "NS", "referral to test."),
+        (tree.test_tld, "leaf.test.", "NS", "referral to leaf.test."),
         (tree.leaf, "www.leaf.test.", "A", "answer"),
     ]
     assert resolver.stats.upstream_queries == 4
@@ -126,12 +126,12 @@ async def test_happy_path_from_the_root_then_from_cache(tree: Hierarchy) -> None
 async def test_qname_minimisation_shows_in_what_each_server_was_asked(tree: Hierarchy) -> None:
     answer = await resolve(make(tree), "x.y.leaf.test")
     assert texts(answer.rrset()) == ["192.0.2.3"]
-    # RFC 9156: the root hears only the TLD, the TLD only the next label, and the
+    # RFC 9156, probing with NS: the root hears only the TLD, the TLD only the next label, and the
     # empty non-terminal y.leaf.test is a NODATA that reveals one more label.
-    assert asked(answer, tree.root) == [(".", "NS"), ("test.", "A")]
-    assert asked(answer, tree.test_tld) == [("leaf.test.", "A")]
+    assert asked(answer, tree.root) == [(".", "NS"), ("test.", "NS")]
+    assert asked(answer, tree.test_tld) == [("leaf.test.", "NS")]
     assert queries(answer)[-2:] == [
-        (tree.leaf, "y.leaf.test.", "A", "nodata"),
+        (tree.leaf, "y.leaf.test.", "NS", "nodata"),
         (tree.leaf, "x.y.leaf.test.", "A", "answer"),
     ]
 
