@@ -405,9 +405,11 @@ def _authority_ns(
     ns = tuple(r for r in authority if r.rtype == RRType.NS and r.name == bailiwick.zone)
     if not ns:
         return []
+    # Only the NS set: the addresses an answer's additional section gives for it
+    # are the child's word, which must not stand beside or replace the parent's
+    # glue when servers are chosen (Knot Resolver does not use them either).
     rank = Rank.AUTH_AUTHORITY if authoritative else Rank.AUTHORITY
-    glue = _glue(ns, bailiwick, reply)
-    return [(ns, rank), *_rrsets_with_rank(glue, Rank.ADDITIONAL)]
+    return [(ns, rank)]
 
 
 def _rrsets_with_rank(
