@@ -189,6 +189,33 @@ class ServerCollector(Collector):
             "Upstream servers found not to understand EDNS, asked again without it.",
             exchanges.edns_fallbacks,
         )
+        yield _counter(
+            "trio_dns_upstream_case_mismatches",
+            "Upstream replies whose question did not echo the query's random case "
+            "(0x20): ignored as forgery attempts, the question asked again over TCP.",
+            exchanges.case_mismatches,
+        )
+        yield _counter(
+            "trio_dns_upstream_case_fallbacks",
+            "Upstream servers found not to echo the query's case, asked without 0x20 since.",
+            exchanges.case_fallbacks,
+        )
+        yield _counter(
+            "trio_dns_unwanted_reply_flushes",
+            "Times the unwanted-reply threshold was reached and the cache flushed.",
+            exchanges.unwanted_flushes,
+        )
+        yield _counter(
+            "trio_dns_rebinding_removed",
+            "Private addresses taken out of upstream answers (private_address).",
+            exchanges.rebinding_removed,
+        )
+        yield _counter(
+            "trio_dns_aggressive_answers",
+            "Negative answers and wildcard expansions made from validated NSEC/NSEC3 "
+            "records already held (RFC 8198), without asking.",
+            rstats.aggressive_answers,
+        )
 
         validation = CounterMetricFamily(
             "trio_dns_dnssec_answers",
