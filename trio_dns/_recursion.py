@@ -355,14 +355,21 @@ def _classify(
             rank=answer_rank,
         )
     if any(r.rtype == RRType.NS for r in reply.authority):
-        if minimised and any(r.rtype == RRType.NS and r.name == zone for r in authority):
+        own = any(r.rtype == RRType.NS and r.name == zone for r in authority)
+        if own and Flag.AA in reply.flags and authoritative:
+            # An authoritative "nothing here" that names its own servers instead of
+            # its SOA: NODATA, and not for long (no SOA, no minimum).
+            return Classification(
+                Outcome.NODATA, tuple(chain), current, to_cache=tuple(to_cache), rank=answer_rank
+            )
+        if minimised and own:
             # To a probe for a cut, the zone's own NS set says "no cut here"
             # (servers that send no SOA for an empty non-terminal do this).
             return Classification(
                 Outcome.NODATA, tuple(chain), current, to_cache=tuple(to_cache), rank=answer_rank
             )
-        # The zone's own NS set or one above it, and no data nor SOA: whatever AA
-        # says, this server does not serve the name.
+        # An NS set above the zone (whatever AA says), or the zone's own without
+        # AA, and no data nor SOA: this server does not serve the name.
         return Classification(Outcome.LAME, reason=f"referral upwards or sideways from {zone}")
     # Nothing at all, not even an SOA: NODATA as the server says (Knot Resolver
     # and Unbound take it so), not cached for long without an SOA's minimum.
