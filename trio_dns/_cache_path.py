@@ -265,24 +265,38 @@ def _from_cache(
             work.event("cache", current, RRType.CNAME, outcome="CNAME")
             sigs.extend(cname.rrsigs)
             return cname.records[0]
-    negative = cache.get_negative(current, qtype, qclass, now)
-    if negative is not None:
-        work.event("cache", current, qtype, outcome=negative.kind.name)
-        ctx.stats.cache_answers += 1
-        rcode = Rcode.NXDOMAIN if negative.kind == NegativeKind.NXDOMAIN else Rcode.NOERROR
-        return Answer(
-            qname,
-            qtype,
-            qclass,
-            rcode,
-            tuple(chain),
-            soa=negative.soa,
-            ttl=negative.ttl,
-            from_cache=True,
-            rrsigs=tuple(sigs),
-            proof=negative.proof,
-        )
-    return None
+    return _cached_negative(ctx, qname, current, qtype, qclass, chain, work, sigs)
+
+
+def _cached_negative(
+    ctx: Context,
+    qname: Name,
+    current: Name,
+    qtype: RRType,
+    qclass: RRClass,
+    chain: list[Record],
+    work: Work,
+    sigs: list[Record],
+) -> Answer | None:
+    """A cached NXDOMAIN or NODATA at `current`, as the answer to `qname`."""
+    negative = ctx.cache.get_negative(current, qtype, qclass, ctx.clock())
+    if negative is None:
+        return None
+    work.event("cache", current, qtype, outcome=negative.kind.name)
+    ctx.stats.cache_answers += 1
+    rcode = Rcode.NXDOMAIN if negative.kind == NegativeKind.NXDOMAIN else Rcode.NOERROR
+    return Answer(
+        qname,
+        qtype,
+        qclass,
+        rcode,
+        tuple(chain),
+        soa=negative.soa,
+        ttl=negative.ttl,
+        from_cache=True,
+        rrsigs=tuple(sigs),
+        proof=negative.proof,
+    )
 
 
 def _from_cached_dname(
@@ -349,24 +363,7 @@ def _any_from_cache(
             from_cache=True,
             rrsigs=tuple(rrsigs),
         )
-    negative = cache.get_negative(current, RRType.ANY, qclass, now)
-    if negative is None:
-        return None
-    work.event("cache", current, RRType.ANY, outcome=negative.kind.name)
-    ctx.stats.cache_answers += 1
-    rcode = Rcode.NXDOMAIN if negative.kind == NegativeKind.NXDOMAIN else Rcode.NOERROR
-    return Answer(
-        qname,
-        RRType.ANY,
-        qclass,
-        rcode,
-        tuple(chain),
-        soa=negative.soa,
-        ttl=negative.ttl,
-        from_cache=True,
-        rrsigs=tuple(sigs),
-        proof=negative.proof,
-    )
+    return _cached_negative(ctx, qname, current, RRType.ANY, qclass, chain, work, sigs)
 
 
 def denied_any(qname: Name, qclass: RRClass) -> Answer:
