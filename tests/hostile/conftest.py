@@ -33,8 +33,10 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -43,7 +45,10 @@ import dns.message
 import dns.query
 import dns.rcode
 import pytest
+import trio
 from prometheus_client.parser import text_string_to_metric_families
+
+from trio_dns.testing._loopback import LoopbackSandbox
 
 Address = tuple[str, int]
 
@@ -319,3 +324,48 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
             problems.append(f"server {served.pid} logged a traceback:\n{served.log()[-4000:]}")
     if problems:
         pytest.fail("\n\n".join(problems))
+
+
+@contextmanager
+def internet(
+    tmp_path: Path, change: Callable[[LoopbackSandbox, str, int], LoopbackSandbox]
+) -> Iterator[tuple[Path, int, str]]:
+    """The sandbox on its own 127.x addresses and a high port, as `change` makes
+    it (given the sandbox, the prefix and the port); yields the hints file, the
+    port and the prefix."""
+    pick = random.SystemRandom()
+    port = pick.randint(20000, 60000)
+    prefix = f"127.{pick.randint(100, 250)}"
+    sandbox = change(LoopbackSandbox.build(prefix=prefix, port=port, ipv6=None), prefix, port)
+    hints = tmp_path / "loopback.hints"
+    hints.write_text(sandbox.hints_text())
+    ready = threading.Event()
+    control: list[tuple[trio.lowlevel.TrioToken, trio.CancelScope]] = []
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            control.append((trio.lowlevel.current_trio_token(), nursery.cancel_scope))
+            await nursery.start(sandbox.serve)
+            ready.set()
+
+    def run() -> None:
+        try:
+            trio.run(main)
+        except BaseException as exc:  # reported by the test, not lost in a thread
+            failure.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, name="loopback-internet", daemon=True)
+    thread.start()
+    assert ready.wait(20), "the loopback sandbox did not start"
+    assert not failure, failure
+    try:
+        yield hints, port, prefix
+    finally:
+        if control:
+            token, scope = control[0]
+            token.run_sync_soon(scope.cancel)
+        thread.join(20)
+        assert not thread.is_alive()
+    assert not failure, failure

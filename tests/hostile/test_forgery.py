@@ -17,8 +17,6 @@ serve` resolves from their root hints. example.com's server is made to misbehave
 
 from __future__ import annotations
 
-import random
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,13 +24,12 @@ from pathlib import Path
 import attrs
 import dns.message
 import dns.rcode
-import trio
 
 from trio_dns import A, Flag, Message, Name, Record, RRClass, RRType
 from trio_dns.testing import AuthoritativeServer, Behaviour, ForgedCase, Forgery
 from trio_dns.testing._loopback import LoopbackSandbox
 
-from .conftest import Serve, make_query
+from .conftest import Serve, internet, make_query
 
 FORGED = "203.0.113.66"
 
@@ -47,42 +44,14 @@ def upstreams(
 ) -> Iterator[tuple[Path, int]]:
     """The sandbox on its own 127.x loopback addresses and a high port, with
     example.com's server changed by `misbehave`; yields the hints file and port."""
-    pick = random.SystemRandom()
-    port = pick.randint(20000, 60000)
-    sandbox = LoopbackSandbox.build(prefix=f"127.{pick.randint(100, 250)}", port=port, ipv6=None)
-    (example,) = [s for s in sandbox.servers if s.name == "ns1.example.com"]
-    misbehave(example)
-    hints = tmp_path / "loopback.hints"
-    hints.write_text(sandbox.hints_text())
-    ready = threading.Event()
-    control: list[tuple[trio.lowlevel.TrioToken, trio.CancelScope]] = []
-    failure: list[BaseException] = []
 
-    async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            control.append((trio.lowlevel.current_trio_token(), nursery.cancel_scope))
-            await nursery.start(sandbox.serve)
-            ready.set()
+    def change(sandbox: LoopbackSandbox, prefix: str, port: int) -> LoopbackSandbox:
+        (example,) = [s for s in sandbox.servers if s.name == "ns1.example.com"]
+        misbehave(example)
+        return sandbox
 
-    def run() -> None:
-        try:
-            trio.run(main)
-        except BaseException as exc:  # reported by the test, not lost in a thread
-            failure.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, name="loopback-sandbox", daemon=True)
-    thread.start()
-    assert ready.wait(20), "the loopback sandbox did not start"
-    assert not failure, failure
-    try:
+    with internet(tmp_path, change) as (hints, port, _):
         yield hints, port
-    finally:
-        token, scope = control[0]
-        token.run_sync_soon(scope.cancel)
-        thread.join(20)
-        assert not thread.is_alive()
-    assert not failure, failure
 
 
 def forging(server: AuthoritativeServer) -> None:

@@ -20,26 +20,21 @@ Unbound does, RFC 8482) with no SERVFAIL and no traceback in the log; with
 
 from __future__ import annotations
 
-import random
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
 import dns.message
 import dns.rcode
 import dns.rdatatype
-import trio
 
 from trio_dns import Flag, Message, Record, RRType
 from trio_dns._wire.zone import read_zone
 from trio_dns.testing import AuthoritativeServer, Behaviour, Zone, answer_query
 from trio_dns.testing._loopback import LoopbackSandbox
 
-from .conftest import TIMEOUT, Serve, make_query
+from .conftest import TIMEOUT, Serve, internet, make_query
 
 FORGED = "203.0.113.66"
 
@@ -96,51 +91,6 @@ def poisoning(
         return reply
 
     return Behaviour(handler=handler)
-
-
-@contextmanager
-def internet(
-    tmp_path: Path, change: Callable[[LoopbackSandbox, str, int], LoopbackSandbox]
-) -> Iterator[tuple[Path, int, str]]:
-    """The sandbox on its own 127.x addresses and a high port, as `change` makes
-    it (given the sandbox, the prefix and the port); yields the hints file, the
-    port and the prefix."""
-    pick = random.SystemRandom()
-    port = pick.randint(20000, 60000)
-    prefix = f"127.{pick.randint(100, 250)}"
-    sandbox = change(LoopbackSandbox.build(prefix=prefix, port=port, ipv6=None), prefix, port)
-    hints = tmp_path / "loopback.hints"
-    hints.write_text(sandbox.hints_text())
-    ready = threading.Event()
-    control: list[tuple[trio.lowlevel.TrioToken, trio.CancelScope]] = []
-    failure: list[BaseException] = []
-
-    async def main() -> None:
-        async with trio.open_nursery() as nursery:
-            control.append((trio.lowlevel.current_trio_token(), nursery.cancel_scope))
-            await nursery.start(sandbox.serve)
-            ready.set()
-
-    def run() -> None:
-        try:
-            trio.run(main)
-        except BaseException as exc:  # reported by the test, not lost in a thread
-            failure.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, name="loopback-internet", daemon=True)
-    thread.start()
-    assert ready.wait(20), "the loopback sandbox did not start"
-    assert not failure, failure
-    try:
-        yield hints, port, prefix
-    finally:
-        if control:
-            token, scope = control[0]
-            token.run_sync_soon(scope.cancel)
-        thread.join(20)
-        assert not thread.is_alive()
-    assert not failure, failure
 
 
 # -- a malicious forwarder ------------------------------------------------------------
