@@ -617,6 +617,27 @@ async def test_the_resolver_flushes_its_cache_at_the_threshold(
     assert cached(resolver, "example.com.", "NS") is None
 
 
+async def test_the_threshold_flushes_the_servers_encoded_replies_too(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    from trio_dns._server import Server
+
+    sandbox, resolver = resolver_on_sandbox(ExchangeSettings(unwanted_reply_threshold=10))
+    server = Server(resolver)
+    query = Message.make_query("www.example.com", "A", id=1)
+    record = Record(Name.from_text("www.example.com"), RRType.A, RRClass.IN, 300, A("192.0.2.1"))
+    wire = attrs.evolve(query.make_response(), answer=(record,)).to_wire()
+    assert server.answers.store((b"\x03www", 1, 1, False, False), wire, resolver.now(), 300)
+    assert len(server.answers) == 1
+    await resolver.resolve("www.example.com", "A")
+    blind = sandbox.network.server_at("198.51.100.10")
+    assert blind is not None
+    blind.set_behaviour(Behaviour(forge=Forgery(count=10)))
+    await resolver.resolve("mail.example.com", "A")
+    assert resolver.exchange_stats.unwanted_flushes == 1
+    assert len(server.answers) == 0
+
+
 def rebinding_handler(server: AuthoritativeServer) -> Callable[[Message], Message]:
     """example.com's server, with a name that points into a home network."""
 

@@ -162,6 +162,9 @@ class Resolver:
     _context: Context = attrs.field(init=False)
     _in_flight: dict[tuple[Name, RRType, RRClass], _Flight] = attrs.field(init=False, factory=dict)
     _priming: trio.Event | None = attrs.field(init=False, default=None)
+    # Called after the cache is flushed, for caches made from it (the server's
+    # encoded replies).
+    _on_flush: list[Callable[[], None]] = attrs.field(init=False, factory=list)
 
     def __attrs_post_init__(self) -> None:
         if self.clock is None:
@@ -186,7 +189,7 @@ class Resolver:
             self.settings.nsec3_max_iterations,
         )
         # Unbound's defence when the unwanted-reply threshold is reached.
-        self._exchanger = Exchanger(self.transport, self.settings.exchange, self.cache.flush)
+        self._exchanger = Exchanger(self.transport, self.settings.exchange, self.flush)
         self._edns = Edns(payload=self.settings.edns_payload, dnssec_ok=self._validator.active)
         hint_ns, hint_addresses = hint_records(self.root_hints, self.settings.port)
         if not hint_ns:
@@ -218,6 +221,17 @@ class Resolver:
     def validating(self) -> bool:
         """Does this resolver validate DNSSEC (enabled, and a trust anchor to start from)?"""
         return self._validator.active
+
+    def flush(self) -> None:
+        """Forget everything cached, and everything made from it (`on_flush`)."""
+        self.cache.flush()
+        for hook in self._on_flush:
+            hook()
+
+    def on_flush(self, hook: Callable[[], None]) -> None:
+        """Call `hook` whenever the cache is flushed (as the unwanted-reply
+        threshold does)."""
+        self._on_flush.append(hook)
 
     def now(self) -> float:
         """The wall-clock time the cache is aged by."""

@@ -322,6 +322,9 @@ class Server:
 
     def __attrs_post_init__(self) -> None:
         self.answers = AnswerCache(self.settings.answer_cache_entries)
+        # Replies encoded from the resolver's cache go when it goes (the
+        # unwanted-reply threshold's defence would be half done otherwise).
+        self.resolver.on_flush(self.answers.clear)
         payload = self.settings.max_udp_payload
         self._plain_edns = {do: Edns(payload=payload, dnssec_ok=do) for do in (False, True)}
 
