@@ -20,8 +20,12 @@ reply it is and which of its records may be believed:
   chain that stops inside the zone with neither data nor SOA was cut short by
   the server (Knot stops after five links), so it is followed from its last
   target rather than taken for NODATA;
-- REFUSED, a non-authoritative answer, or a referral sideways or upwards means the
-  server is lame for this zone; SERVFAIL and friends are server errors.
+- an answer that lacks only the AA bit is still the zone's data (as Knot Resolver
+  and Unbound take it), ranked below authoritative data, and its authority
+  section is not believed;
+- REFUSED, or an NS set above the zone (or the zone's own without AA) with no
+  data and no SOA, means the server is lame for this zone; SERVFAIL and friends
+  are server errors.
 
 The result lists the RRsets worth caching with their RFC 2181 trust rank;
 whatever a forwarder says ranks as non-authoritative data (RFC 2181 section
