@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
+import os
 import re
 import signal
 import socket
@@ -687,7 +688,12 @@ def test_the_resolver_fails_where_the_package_does(hints: Path) -> None:
 
 def test_the_resolver_over_ipv6(hints: Path) -> None:
     if not ipv6_loopback_available():
-        pytest.skip("no ::1 here, so the sandbox has no IPv6-only server")
+        # As for every environment gap: a skip on a developer's machine (some
+        # containers have no ::1), a failure in CI, whose machines have it.
+        message = "no ::1 here, so the sandbox has no IPv6-only server"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     ours = run(
         chapter(5), "www.v6only.net", "--root-hints", str(hints), "--port", str(PORT), "--trace"
     )

@@ -204,8 +204,6 @@ def _from_local_zones(
         ttl = min(r.ttl for r in result.answer)
         return Answer(qname, qtype, qclass, Rcode.NOERROR, records, ttl=ttl, authoritative=local)
     if result.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
-        from ._iteration import negative_ttl
-
         rcode = Rcode.NXDOMAIN if result.outcome == Outcome.NXDOMAIN else Rcode.NOERROR
         return Answer(
             qname,
@@ -376,3 +374,10 @@ def denied_any(qname: Name, qclass: RRClass) -> Answer:
         Rcode.NOTIMP,
         error=ExtendedError(EdeCode.NOT_SUPPORTED, "ANY is not answered here (RFC 8482)"),
     )
+
+
+def negative_ttl(soa: Record | None) -> int:
+    if soa is None:
+        return 0
+    minimum = getattr(soa.rdata, "minimum", soa.ttl)
+    return int(min(soa.ttl, minimum))

@@ -34,10 +34,10 @@ import attrs
 
 from ._address import Address, normalize_address
 from ._aggressive import AggressiveCache
-from ._answer import Answer, TraceEvent
+from ._answer import Answer, TraceEvent, servfail
 from ._authority import Zone
 from ._cache import Cache, NegativeKind, Rank
-from ._cache_path import Known, follow
+from ._cache_path import Known, follow, negative_ttl
 from ._errors import DNSError
 from ._recursion import Classification, Outcome, classify_reply, covering
 from ._servers import ServerSelection
@@ -323,9 +323,11 @@ class Work:
     def elapsed(self) -> float:
         return self.monotonic() - self.started
 
-    def event(self, kind: str, name: Name, rtype: RRType, **fields: object) -> None:
+    def event(
+        self, kind: str, name: Name, rtype: RRType, *, zone: Name | None = None, outcome: str = ""
+    ) -> None:
         if self.trace is not None:
-            self.trace.append(TraceEvent(self.elapsed(), kind, name, rtype, **fields))  # type: ignore[arg-type]
+            self.trace.append(TraceEvent(self.elapsed(), kind, name, rtype, zone, outcome=outcome))
 
 
 # -- the state machine ---------------------------------------------------------------
@@ -735,8 +737,6 @@ def _served_cut(result: Classification, name: Name) -> tuple[Record, ...]:
 
 
 def _failure(iteration: Iteration, code: EdeCode, text: str) -> Answer:
-    from ._answer import servfail
-
     return servfail(iteration.qname, iteration.qtype, iteration.qclass, code, text)
 
 
@@ -756,10 +756,3 @@ def _signatures(records: Sequence[Record], rrsigs: Sequence[Record]) -> list[Rec
 def _data(result: Classification) -> tuple[Record, ...]:
     chain = set(id(r) for r in result.chain)
     return tuple(r for r in result.answer if id(r) not in chain)
-
-
-def negative_ttl(soa: Record | None) -> int:
-    if soa is None:
-        return 0
-    minimum = getattr(soa.rdata, "minimum", soa.ttl)
-    return int(min(soa.ttl, minimum))
