@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.serve import LEAF_ADDR, LEAF_ZONE, ROOT_ADDR, ROOT_ZONE, TLD_ADDR, TLD_ZONE
 from trio_dns import Edns, Flag, Message, Name
 from trio_dns._address import Address
-from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns._server import Server, ServerSettings, _Pending
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._server.server import Server, ServerSettings, _Pending
 from trio_dns._wire.message import Header, Question, Record
 from trio_dns._wire.rdtypes.address import A
 from trio_dns._wire.zone import read_zone

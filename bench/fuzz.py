@@ -53,10 +53,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.data import NAMES as GOLDEN_NAMES
 from tests.data import load as load_golden
+from trio_dns._decisions.recursion import classify_reply
 from trio_dns._errors import MalformedMessage
-from trio_dns._recursion import classify_reply
-from trio_dns._resolver import Resolver
-from trio_dns._server import Server, ServerSettings, _Pending
+from trio_dns._network.resolver import Resolver
+from trio_dns._server.server import Server, ServerSettings, _Pending
 from trio_dns._wire.enums import EdnsOptionCode, RRType
 from trio_dns._wire.message import Message
 from trio_dns._wire.name import ROOT

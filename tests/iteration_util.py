@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import attrs
 
 from trio_dns._address import Address
-from trio_dns._answer import Answer
-from trio_dns._authority import Zone
-from trio_dns._cache import Cache, Rank
-from trio_dns._iteration import (
+from trio_dns._decisions.answer import Answer
+from trio_dns._decisions.authority import Zone
+from trio_dns._decisions.cache import Cache
+from trio_dns._decisions.iteration import (
     Ask,
     Context,
     Done,
@@ -26,8 +26,9 @@ from trio_dns._iteration import (
     Work,
     hint_records,
 )
-from trio_dns._resolver import ResolverSettings
-from trio_dns._servers import ServerSelection
+from trio_dns._decisions.servers import ServerSelection
+from trio_dns._network.resolver import ResolverSettings
+from trio_dns._trust import Rank
 from trio_dns._wire.enums import Flag, Rcode, RRClass, RRType
 from trio_dns._wire.message import Message, Record
 from trio_dns._wire.name import Name

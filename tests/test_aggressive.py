@@ -23,15 +23,15 @@ from trio.testing import MockClock
 
 from tests.dnssec.util import records
 from tests.iteration_util import START, n, setup
-from trio_dns._aggressive import AggressiveCache, Denial, Expansion, remember_secure
-from trio_dns._answer import Answer
-from trio_dns._cache import Rank, Validation
+from trio_dns._decisions.aggressive import AggressiveCache, Denial, Expansion, remember_secure
+from trio_dns._decisions.answer import Answer
+from trio_dns._decisions.validation import Verdict, ZoneKeys
 from trio_dns._dnssec import Algorithm, nsec3_hash, nsec3_nxdomain, nsec3_wildcard, nsec_nxdomain
 from trio_dns._dnssec.nsec3 import hashed_owner
 from trio_dns._dnssec.verify import signature_labels
-from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns._server import Server, ServerSettings
-from trio_dns._validation import Verdict, ZoneKeys
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._server.server import Server, ServerSettings
+from trio_dns._trust import Rank, Validation
 from trio_dns._wire.enums import Rcode, RRClass, RRType
 from trio_dns._wire.message import Message, Record
 from trio_dns._wire.name import Name

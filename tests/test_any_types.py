@@ -15,10 +15,10 @@ from trio.testing import MockClock
 
 from tests.test_validation import build
 from trio_dns import DNSError, EdeCode, Flag, Message, Name, Rcode, RRClass, RRType
-from trio_dns._cache import Validation
 from trio_dns._config import ServeConfig
-from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns._server import Server, ServerSettings
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._server.server import Server, ServerSettings
+from trio_dns._trust import Validation
 from trio_dns._wire.edns import Edns, ExtendedError
 from trio_dns.testing import Sandbox, build_sandbox
 

@@ -8,9 +8,9 @@ import struct
 
 import pytest
 
-import trio_dns._authority
+import trio_dns._decisions.authority
 from trio_dns import Edns, Flag, Message, Name, Opcode, Rcode, RRType, ZoneFileError
-from trio_dns._authority import MAX_CHAIN, Zone, answer_query, choose_zone
+from trio_dns._decisions.authority import MAX_CHAIN, Zone, answer_query, choose_zone
 from trio_dns._wire.message import Header, Question
 
 EXAMPLE = """
@@ -377,7 +377,7 @@ def test_duplicate_records_are_kept_once() -> None:
 def test_the_module_is_pure() -> None:
     # The answer logic will also serve local zones in the real server: it may use
     # the wire format and nothing that does I/O.
-    tree = ast.parse(pathlib.Path(trio_dns._authority.__file__).read_text())
+    tree = ast.parse(pathlib.Path(trio_dns._decisions.authority.__file__).read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {
         alias.name

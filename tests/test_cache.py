@@ -7,15 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trio_dns import Name, Record, RRClass, RRType, rdata_from_text
-from trio_dns._cache import (
-    ENTRY_OVERHEAD,
-    Cache,
-    CachedRRset,
-    CacheStats,
-    NegativeKind,
-    Rank,
-    Validation,
-)
+from trio_dns._decisions.cache import ENTRY_OVERHEAD, Cache, CachedRRset, CacheStats
+from trio_dns._trust import NegativeKind, Rank, Validation
 
 IN = RRClass.IN
 NX = NegativeKind.NXDOMAIN

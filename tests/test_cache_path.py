@@ -20,10 +20,9 @@ from tests.iteration_util import (
     setup,
     texts,
 )
-from trio_dns._answer import Answer
-from trio_dns._authority import Zone
-from trio_dns._cache import NegativeKind, Rank, Validation
-from trio_dns._cache_path import (
+from trio_dns._decisions.answer import Answer
+from trio_dns._decisions.authority import Zone
+from trio_dns._decisions.cache_path import (
     answer_from_cache,
     cached_validation,
     denied_any,
@@ -31,7 +30,8 @@ from trio_dns._cache_path import (
     known_validation,
     referral_from_cache,
 )
-from trio_dns._resolver import ResolverSettings
+from trio_dns._network.resolver import ResolverSettings
+from trio_dns._trust import NegativeKind, Rank, Validation
 from trio_dns._wire.enums import EdeCode, Rcode, RRClass, RRType
 from trio_dns._wire.message import Record
 from trio_dns._wire.name import ROOT, Name

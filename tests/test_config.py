@@ -12,7 +12,7 @@ import pytest
 
 from trio_dns._cli import build_parser
 from trio_dns._config import KEYS, ConfigError, ServeConfig, parse_listen_address
-from trio_dns._server import DEFAULT_LISTEN, LOOPBACK
+from trio_dns._server.server import DEFAULT_LISTEN, LOOPBACK
 
 HINTS = """\
 .        3600000 IN NS a.root.

@@ -135,8 +135,8 @@ def test_links_are_found() -> None:
 
 def _metric_families() -> set[str]:
     from trio_dns import Resolver
-    from trio_dns._metrics import metrics_registry
-    from trio_dns._server import Server, ServerSettings
+    from trio_dns._server.metrics import metrics_registry
+    from trio_dns._server.server import Server, ServerSettings
     from trio_dns.testing import build_sandbox
 
     sandbox = build_sandbox()

@@ -11,9 +11,9 @@ import pytest
 import trio
 
 from trio_dns import A, Flag, Message, Name, Rcode, Record, RRClass, RRType
-from trio_dns._exchange import ExchangeError, Exchanger, ExchangeSettings, randomise_case
-from trio_dns._rebinding import PRIVATE_NETWORKS, Rebinding
-from trio_dns._resolver import Resolver, ResolverSettings
+from trio_dns._decisions.rebinding import PRIVATE_NETWORKS, Rebinding
+from trio_dns._network.exchange import ExchangeError, Exchanger, ExchangeSettings, randomise_case
+from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns.testing import (
     Action,
     AuthoritativeServer,
@@ -620,7 +620,7 @@ async def test_the_resolver_flushes_its_cache_at_the_threshold(
 async def test_the_threshold_flushes_the_servers_encoded_replies_too(
     autojump_clock: trio.abc.Clock,
 ) -> None:
-    from trio_dns._server import Server
+    from trio_dns._server.server import Server
 
     sandbox, resolver = resolver_on_sandbox(ExchangeSettings(unwanted_reply_threshold=10))
     server = Server(resolver)

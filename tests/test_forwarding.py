@@ -6,8 +6,8 @@ import attrs
 import trio
 
 from trio_dns import EdeCode, Flag, Message, Name, Rcode, ResolverSettings, RRClass, RRType
-from trio_dns._cache import Rank
-from trio_dns._resolver import Resolver
+from trio_dns._network.resolver import Resolver
+from trio_dns._trust import Rank
 from trio_dns._wire.zone import read_zone
 from trio_dns.testing import Behaviour, Lame, Sandbox, Zone, answer_query, build_sandbox
 

@@ -37,9 +37,8 @@ from tests.iteration_util import (
     setup,
     texts,
 )
-from trio_dns._authority import Zone
-from trio_dns._cache import NegativeKind, Rank
-from trio_dns._iteration import (
+from trio_dns._decisions.authority import Zone
+from trio_dns._decisions.iteration import (
     MAX_MINIMISE_COUNT,
     Addresses,
     Ask,
@@ -54,8 +53,9 @@ from trio_dns._iteration import (
     Unreachable,
     Work,
 )
-from trio_dns._recursion import Outcome
-from trio_dns._resolver import ResolverSettings
+from trio_dns._decisions.recursion import Outcome
+from trio_dns._network.resolver import ResolverSettings
+from trio_dns._trust import NegativeKind, Rank
 from trio_dns._wire.enums import EdeCode, Rcode, RRClass, RRType
 from trio_dns._wire.name import ROOT
 
@@ -859,7 +859,7 @@ def test_the_decisions_import_no_trio() -> None:
         "package = types.ModuleType('trio_dns')\n"
         f"package.__path__ = [{str(Path(__file__).parents[1] / 'trio_dns')!r}]\n"
         "sys.modules['trio_dns'] = package\n"
-        "import trio_dns._iteration, trio_dns._cache_path\n"
+        "import trio_dns._decisions.iteration, trio_dns._decisions.cache_path\n"
         "print(sorted(m for m in sys.modules if m == 'trio' or m.startswith('trio.')))\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -867,6 +867,6 @@ def test_the_decisions_import_no_trio() -> None:
 
 
 def test_importing_the_decisions_through_the_package_imports_no_trio() -> None:
-    code = "import sys, trio_dns._iteration, trio_dns._cache_path\nprint('trio' in sys.modules)\n"
+    code = "import sys, trio_dns._decisions.iteration, trio_dns._decisions.cache_path\nprint('trio' in sys.modules)\n"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from trio_dns import Rcode, RRType
-from trio_dns._resolver import Resolver, ResolverSettings
+from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns.testing import Sandbox, Zone, build_sandbox
 
 HOME = """
@@ -159,7 +159,7 @@ async def test_the_root_does_not_speak_for_a_local_zones_names(
 
 
 async def test_a_long_local_chain_is_followed_to_its_end(autojump_clock: trio.abc.Clock) -> None:
-    # Longer than one answer of the local zone goes (trio_dns._authority.MAX_CHAIN).
+    # Longer than one answer of the local zone goes (trio_dns._decisions.authority.MAX_CHAIN).
     links = "".join(f"c{i} CNAME c{i + 1}\n" for i in range(11))
     sandbox = build_sandbox()
     resolver = Resolver(

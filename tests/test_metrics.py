@@ -23,9 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from trio.testing import MockClock
 
 from trio_dns._address import Address
-from trio_dns._metrics import metrics_registry, respond_untrusted, serve_metrics
-from trio_dns._resolver import Resolver
-from trio_dns._server import LATENCY_BUCKETS, Latency, Server, ServerSettings
+from trio_dns._network.resolver import Resolver
+from trio_dns._server.metrics import metrics_registry, respond_untrusted, serve_metrics
+from trio_dns._server.server import LATENCY_BUCKETS, Latency, Server, ServerSettings
 from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, build_sandbox
 from trio_dns.testing._sandbox import LAME_ZONE
 

@@ -32,8 +32,8 @@ from trio.testing import MockClock
 from trio_dns._address import Address
 from trio_dns._cli import build_parser
 from trio_dns._config import ConfigError, ServeConfig
-from trio_dns._resolver import Resolver
-from trio_dns._server import Server
+from trio_dns._network.resolver import Resolver
+from trio_dns._server.server import Server
 from trio_dns._wire.name import Name
 from trio_dns.testing import build_sandbox
 

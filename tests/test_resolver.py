@@ -7,9 +7,9 @@ import pytest
 import trio
 
 from trio_dns import NS, A, DNSError, EdeCode, Flag, Message, Name, Rcode, Record, RRClass, RRType
-from trio_dns._cache import Cache
-from trio_dns._iteration import Iteration
-from trio_dns._resolver import Resolver, ResolverSettings
+from trio_dns._decisions.cache import Cache
+from trio_dns._decisions.iteration import Iteration
+from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns.testing import Behaviour, Forgery, Lame, Sandbox, Zone, answer_query, build_sandbox
 from trio_dns.testing._sandbox import COM_ZONE, EXAMPLE_ZONE, ROOT_ZONE, SANDBOX_ZONE
 

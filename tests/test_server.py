@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from trio.testing import MockClock
 
 from trio_dns._address import Address
-from trio_dns._answer_cache import AnswerCache, peek_query_untrusted, ttl_fields
-from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns._server import Server, ServerSettings
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._server.answer_cache import AnswerCache, peek_query_untrusted, ttl_fields
+from trio_dns._server.server import Server, ServerSettings
 from trio_dns._wire.message import Message
 from trio_dns._wire.rdtypes.address import AAAA, A
 from trio_dns.testing import Behaviour, Sandbox, build_sandbox

@@ -19,8 +19,8 @@ from trio.testing import MockClock
 
 from tests.test_validation import World, build
 from trio_dns._address import Address
-from trio_dns._metrics import metrics_registry
-from trio_dns._server import Server, ServerSettings
+from trio_dns._server.metrics import metrics_registry
+from trio_dns._server.server import Server, ServerSettings
 
 TIMEOUT = 5.0
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trio_dns import Message
-from trio_dns._resolver import Resolver
-from trio_dns._server import Server, ServerSettings
+from trio_dns._network.resolver import Resolver
+from trio_dns._server.server import Server, ServerSettings
 from trio_dns.testing import build_sandbox
 
 VALID = [

@@ -1,6 +1,6 @@
 """Server selection: smoothed RTTs, timeouts, stagger delays and hold-down."""
 
-from trio_dns._servers import (
+from trio_dns._decisions.servers import (
     HOLD_DOWN_AFTER,
     HOLD_DOWN_SECONDS,
     MAX_STAGGER,

@@ -10,9 +10,9 @@ import trio
 import trio.testing
 
 from trio_dns import Edns, Flag, Message, Name, Rcode, RRType
-from trio_dns._exchange import ExchangeError
-from trio_dns._stub import QueryTimeout, StubResolver
-from trio_dns._transport import Address, DatagramEndpoint, SocketTransport
+from trio_dns._network.exchange import ExchangeError
+from trio_dns._network.stub import QueryTimeout, StubResolver
+from trio_dns._network.transport import Address, DatagramEndpoint, SocketTransport
 from trio_dns.testing import Action, Behaviour, FakeNetwork
 
 ZONE = """\

@@ -8,8 +8,8 @@ import socket
 import pytest
 import trio
 
-from trio_dns._exchange import ExchangeError, Exchanger
-from trio_dns._transport import SocketTransport
+from trio_dns._network.exchange import ExchangeError, Exchanger
+from trio_dns._network.transport import SocketTransport
 from trio_dns._wire.message import Message
 
 

@@ -17,9 +17,9 @@ import trio
 
 from tests.dnssec.util import LegacyKey, records
 from trio_dns import Answer, EdeCode, Edns, Message, Name, Rcode, Record, RRType
-from trio_dns._cache import Validation
 from trio_dns._dnssec import Algorithm
-from trio_dns._resolver import Resolver, ResolverSettings
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._trust import Validation
 from trio_dns._wire.rdtypes.ds import DS
 from trio_dns.testing import (
     Behaviour,
@@ -661,7 +661,7 @@ class NoLookup:
 async def test_zone_key_memory_is_bounded(
     autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trio_dns._validation as validation
+    import trio_dns._decisions.validation as validation
 
     monkeypatch.setattr(validation, "MAX_ZONES", 3)
     # Everything is under a negative trust anchor: no lookups are needed.

@@ -8,20 +8,20 @@ the decisions of iteration) loads no I/O at all.
 
 import typing as _typing
 
-from ._answer import Answer as Answer
-from ._answer import TraceEvent as TraceEvent
-from ._authority import Zone as Zone
-from ._cache import Cache as Cache
-from ._cache import CacheStats as CacheStats
-from ._cache import NegativeKind as NegativeKind
-from ._cache import Rank as Rank
-from ._cache import Validation as Validation
+from ._decisions.answer import Answer as Answer
+from ._decisions.answer import TraceEvent as TraceEvent
+from ._decisions.authority import Zone as Zone
+from ._decisions.cache import Cache as Cache
+from ._decisions.cache import CacheStats as CacheStats
 from ._errors import DNSError as DNSError
 from ._errors import InvalidName as InvalidName
 from ._errors import InvalidRdata as InvalidRdata
 from ._errors import MalformedMessage as MalformedMessage
 from ._errors import UnknownType as UnknownType
 from ._errors import ZoneFileError as ZoneFileError
+from ._trust import NegativeKind as NegativeKind
+from ._trust import Rank as Rank
+from ._trust import Validation as Validation
 from ._wire.edns import Cookie as Cookie
 from ._wire.edns import Edns as Edns
 from ._wire.edns import EdnsOption as EdnsOption
@@ -77,34 +77,34 @@ from ._wire.zone import read_zone_file as read_zone_file
 from ._wire.zone import zone_to_text as zone_to_text
 
 if _typing.TYPE_CHECKING:
-    from ._exchange import ExchangeError as ExchangeError
-    from ._exchange import Exchanger as Exchanger
-    from ._exchange import ExchangeStats as ExchangeStats
-    from ._resolver import Resolver as Resolver
-    from ._resolver import ResolverSettings as ResolverSettings
-    from ._resolver import resolve as resolve
-    from ._server import Server as Server
-    from ._server import ServerSettings as ServerSettings
-    from ._server import ServerStats as ServerStats
-    from ._stub import QueryTimeout as QueryTimeout
-    from ._stub import StubResolver as StubResolver
-    from ._transport import SocketTransport as SocketTransport
-    from ._transport import Transport as Transport
+    from ._network.exchange import ExchangeError as ExchangeError
+    from ._network.exchange import Exchanger as Exchanger
+    from ._network.exchange import ExchangeStats as ExchangeStats
+    from ._network.resolver import Resolver as Resolver
+    from ._network.resolver import ResolverSettings as ResolverSettings
+    from ._network.resolver import resolve as resolve
+    from ._network.stub import QueryTimeout as QueryTimeout
+    from ._network.stub import StubResolver as StubResolver
+    from ._network.transport import SocketTransport as SocketTransport
+    from ._network.transport import Transport as Transport
+    from ._server.server import Server as Server
+    from ._server.server import ServerSettings as ServerSettings
+    from ._server.server import ServerStats as ServerStats
 
 _LAZY = {
-    "ExchangeError": "._exchange",
-    "Exchanger": "._exchange",
-    "ExchangeStats": "._exchange",
-    "Resolver": "._resolver",
-    "ResolverSettings": "._resolver",
-    "resolve": "._resolver",
-    "Server": "._server",
-    "ServerSettings": "._server",
-    "ServerStats": "._server",
-    "QueryTimeout": "._stub",
-    "StubResolver": "._stub",
-    "SocketTransport": "._transport",
-    "Transport": "._transport",
+    "ExchangeError": "._network.exchange",
+    "Exchanger": "._network.exchange",
+    "ExchangeStats": "._network.exchange",
+    "Resolver": "._network.resolver",
+    "ResolverSettings": "._network.resolver",
+    "resolve": "._network.resolver",
+    "Server": "._server.server",
+    "ServerSettings": "._server.server",
+    "ServerStats": "._server.server",
+    "QueryTimeout": "._network.stub",
+    "StubResolver": "._network.stub",
+    "SocketTransport": "._network.transport",
+    "Transport": "._network.transport",
 }
 
 __version__ = "0.1.0"

@@ -27,7 +27,7 @@ import trio
 from . import __version__
 from ._address import Address, normalize_address
 from ._errors import DNSError, InvalidName, UnknownType
-from ._stub import StubResolver
+from ._network.stub import StubResolver
 from ._wire.enums import RRType
 from ._wire.name import Name
 
@@ -264,8 +264,8 @@ def _check_resolve(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 async def _run_resolve(args: argparse.Namespace) -> int:
-    from ._resolver import Resolver, ResolverSettings
-    from ._transport import SocketTransport, Transport
+    from ._network.resolver import Resolver, ResolverSettings
+    from ._network.transport import SocketTransport, Transport
     from ._wire.zone import read_zone_file
 
     anchors = None
@@ -335,11 +335,11 @@ async def _run_serve(args: argparse.Namespace) -> int:
     import signal
 
     from ._address import format_address
-    from ._cache import Cache
     from ._config import ServeConfig
-    from ._resolver import Resolver
-    from ._server import Server
-    from ._transport import SocketTransport, Transport
+    from ._decisions.cache import Cache
+    from ._network.resolver import Resolver
+    from ._network.transport import SocketTransport, Transport
+    from ._server.server import Server
 
     config: ServeConfig = args.serve_config
     logging.basicConfig(
@@ -379,7 +379,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
             print(f"{PROG}: serving on {where}", file=sys.stderr, flush=True)
             async with trio.open_nursery() as endpoints:
                 if config.metrics is not None:
-                    from ._metrics import metrics_registry, serve_metrics
+                    from ._server.metrics import metrics_registry, serve_metrics
 
                     try:
                         address = await endpoints.start(
@@ -502,7 +502,7 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
 
 
 def _check_sandbox(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    from ._authority import Zone
+    from ._decisions.authority import Zone
     from ._errors import ZoneFileError
     from .testing._loopback import server_names
 

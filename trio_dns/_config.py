@@ -28,12 +28,12 @@ from typing import Any
 import attrs
 
 from ._address import Address, normalize_address
-from ._authority import Zone
+from ._decisions.authority import Zone
+from ._decisions.rebinding import Rebinding, parse_private_addresses
 from ._errors import DNSError, InvalidName
-from ._exchange import ExchangeSettings
-from ._rebinding import Rebinding, parse_private_addresses
-from ._resolver import ResolverSettings
-from ._server import DEFAULT_LISTEN, LOOPBACK, Network, ServerSettings
+from ._network.exchange import ExchangeSettings
+from ._network.resolver import ResolverSettings
+from ._server.server import DEFAULT_LISTEN, LOOPBACK, Network, ServerSettings
 from ._wire.enums import RRType
 from ._wire.message import Record
 from ._wire.name import ROOT, Name

@@ -6,7 +6,6 @@ import pytest
 
 from tests.dnssec.util import name, of_type, records
 from trio_dns import EdeCode, Record, RRType
-from trio_dns._cache import Validation
 from trio_dns._dnssec import (
     Algorithm,
     ProofStatus,
@@ -17,6 +16,7 @@ from trio_dns._dnssec import (
     nsec_wildcard,
     verify_rrset,
 )
+from trio_dns._trust import Validation
 from trio_dns._wire.rdtypes.nsec import NSEC
 from trio_dns.testing import SigningKey, sign_zone
 

@@ -8,7 +8,6 @@ import pytest
 
 from tests.dnssec.util import name, of_type, records
 from trio_dns import EdeCode, Record, RRType
-from trio_dns._cache import Validation
 from trio_dns._dnssec import (
     Algorithm,
     ProofStatus,
@@ -18,6 +17,7 @@ from trio_dns._dnssec import (
     nsec3_wildcard,
     verify_rrset,
 )
+from trio_dns._trust import Validation
 from trio_dns._wire.rdtypes.nsec3 import NSEC3, base32hex_text
 from trio_dns.testing import NSEC3Parameters, SigningKey, sign_zone
 

@@ -7,8 +7,8 @@ import pytest
 
 from tests.dnssec.util import name, records
 from trio_dns import RRType
-from trio_dns._cache import Validation
 from trio_dns._dnssec.sentinel import root_key_tags, sentinel_label, sentinel_refusal
+from trio_dns._trust import Validation
 from trio_dns._wire.rdtypes.dnskey import DNSKEY, REVOKE
 from trio_dns.testing import SigningKey
 

@@ -7,7 +7,6 @@ import pytest
 
 from tests.dnssec.util import name, records
 from trio_dns import EdeCode, Record, root_trust_anchors
-from trio_dns._cache import Validation
 from trio_dns._dnssec import (
     Algorithm,
     DigestType,
@@ -19,6 +18,7 @@ from trio_dns._dnssec import (
     verify_rrset,
 )
 from trio_dns._dnssec.verify import seconds_left, usable_ds
+from trio_dns._trust import Validation
 from trio_dns._wire.rdtypes.dnskey import REVOKE, ZONE_KEY
 from trio_dns._wire.rdtypes.ds import DS
 from trio_dns._wire.rdtypes.rrsig import RRSIG

@@ -17,9 +17,9 @@ import pytest
 import trio
 
 from trio_dns import EdeCode, Rcode, Record, RRType, read_zone, read_zone_file
-from trio_dns._cache import Validation
-from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns._transport import SocketTransport
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._network.transport import SocketTransport
+from trio_dns._trust import Validation
 
 from .servers import PORT, ServerPool, require, require_tool
 

@@ -26,10 +26,10 @@ import pytest
 import trio
 
 from trio_dns import Answer, EdeCode, Edns, Message, Rcode, Record, RRType, read_zone
-from trio_dns._cache import Validation
 from trio_dns._dnssec import Algorithm
-from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns._transport import SocketTransport
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._network.transport import SocketTransport
+from trio_dns._trust import Validation
 from trio_dns.testing import SigningKey, make_ds, sign_zone
 
 from .servers import PORT, RunningServer, ServerPool, _wait_until_answering, require

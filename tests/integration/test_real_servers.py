@@ -10,8 +10,8 @@ import pytest
 import trio
 
 from trio_dns import Edns, Flag, Message, Name, Rcode, RRType
-from trio_dns._exchange import Exchanger
-from trio_dns._transport import Address, SocketTransport
+from trio_dns._network.exchange import Exchanger
+from trio_dns._network.transport import Address, SocketTransport
 
 from . import zones
 from .servers import KINDS, Kind, ServerPool

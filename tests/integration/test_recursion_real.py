@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from trio_dns import Answer, EdeCode, Name, Rcode, Record, RRType
-from trio_dns._exchange import ExchangeStats
-from trio_dns._resolver import Resolver, ResolverSettings
-from trio_dns._transport import SocketTransport
+from trio_dns._network.exchange import ExchangeStats
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._network.transport import SocketTransport
 
 from .hierarchy import BIG_TXT_COUNT, Hierarchy
 from .servers import PORT, ServerPool

@@ -14,7 +14,7 @@ import enum
 
 import attrs
 
-from .._cache import Validation
+from .._trust import Validation
 from .._wire.enums import EdeCode, RRType
 from .._wire.name import Name
 from .._wire.rdtypes.nsec import NSEC

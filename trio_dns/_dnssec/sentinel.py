@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._cache import Validation
+from .._trust import Validation
 from .._wire.enums import RRType
 from .._wire.message import Record
 from .._wire.name import Name

@@ -29,13 +29,14 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from .._cache import Validation
+from .._trust import Validation
 from .._wire.enums import EdeCode, RRType
 from .._wire.message import Record
 from .._wire.name import Name
 from .._wire.rdtypes.dnskey import DNSKEY
 from .._wire.rdtypes.ds import DS
 from .._wire.rdtypes.rrsig import RRSIG
+from .._wire.rrset import covering
 from .algorithms import (
     DigestType,
     algorithm_supported,
@@ -186,19 +187,6 @@ def _check_rrset(rrset: Sequence[Record]) -> None:
         raise ValueError("RRSIG RRsets are not signed")
 
 
-def covering_rrsigs(rrset: Sequence[Record], rrsigs: Iterable[Record]) -> list[Record]:
-    """The RRSIG records among `rrsigs` that claim to cover `rrset`."""
-    first = rrset[0]
-    return [
-        r
-        for r in rrsigs
-        if isinstance(r.rdata, RRSIG)
-        and r.rdata.type_covered == first.rtype
-        and r.name == first.name
-        and r.rclass == first.rclass
-    ]
-
-
 def usable_key(record: Record) -> bool:
     """May this DNSKEY record verify zone data (RFC 4034 section 2.1, RFC 5011)?"""
     rdata = record.rdata
@@ -299,7 +287,7 @@ def verify_rrset(
     `now` is the time in seconds since 1970.
     """
     _check_rrset(rrset)
-    signatures = covering_rrsigs(rrset, rrsigs)
+    signatures = covering(rrset, rrsigs)
     if not signatures:
         return VerifyResult(
             VerifyStatus.BOGUS,

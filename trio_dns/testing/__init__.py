@@ -11,8 +11,8 @@ Run the test under `trio.testing.MockClock(autojump_threshold=0)` (pytest-trio's
 `autojump_clock` fixture) and timeouts cost no real time.
 """
 
-from .._authority import Zone as Zone
-from .._authority import answer_query as answer_query
+from .._decisions.authority import Zone as Zone
+from .._decisions.authority import answer_query as answer_query
 from ._behaviour import Behaviour as Behaviour
 from ._behaviour import ForgedCase as ForgedCase
 from ._behaviour import Forgery as Forgery

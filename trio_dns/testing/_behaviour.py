@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import attrs
 
-from .._transport import Address
+from .._network.transport import Address
 from .._wire.message import Message
 
 # What a handler may answer: a message, raw bytes sent as they are, or None for

@@ -16,7 +16,7 @@ from typing import Literal
 
 import attrs
 
-from .._transport import Address
+from .._network.transport import Address
 from .._wire.enums import RRType
 from .._wire.message import Message
 from .._wire.name import Name

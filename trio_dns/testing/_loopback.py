@@ -45,7 +45,7 @@ import attrs
 import trio
 
 from .._address import Address, format_address, normalize_address
-from .._authority import Zone
+from .._decisions.authority import Zone
 from .._errors import DNSError
 from .._wire.enums import RRClass, RRType
 from .._wire.message import Record

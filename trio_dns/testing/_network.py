@@ -33,9 +33,9 @@ from typing import Any
 import attrs
 import trio
 
-from .._authority import Zone
+from .._decisions.authority import Zone
 from .._errors import MalformedMessage
-from .._transport import Address, DatagramEndpoint, normalize_address
+from .._network.transport import Address, DatagramEndpoint, normalize_address
 from .._wire.enums import RRType
 from .._wire.message import Message
 from .._wire.name import Name

@@ -20,9 +20,9 @@ from functools import partial
 
 import attrs
 
-from .._authority import Zone, answer_query
+from .._decisions.authority import Zone, answer_query
 from .._errors import MalformedMessage
-from .._transport import Address, normalize_address
+from .._network.transport import Address, normalize_address
 from .._wire.edns import DEFAULT_PAYLOAD, Edns
 from .._wire.enums import Flag, Rcode, RRClass, RRType
 from .._wire.message import Header, Message, Question, Record

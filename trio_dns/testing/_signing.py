@@ -43,6 +43,7 @@ from .._wire.rdtypes.nsec import NSEC
 from .._wire.rdtypes.nsec3 import NSEC3, NSEC3PARAM, OPT_OUT, base32hex_text
 from .._wire.rdtypes.rrsig import RRSIG
 from .._wire.rdtypes.soa import SOA
+from .._wire.rrset import rrsets
 
 PrivateKey = (
     rsa.RSAPrivateKey
@@ -201,15 +202,6 @@ class NSEC3Parameters:
     opt_out: bool = False
 
 
-def _rrsets(records: Iterable[Record]) -> dict[tuple[Name, RRType], list[Record]]:
-    rrsets: dict[tuple[Name, RRType], list[Record]] = {}
-    for record in records:
-        rrset = rrsets.setdefault((record.name, record.rtype), [])
-        if all(other.rdata != record.rdata for other in rrset):
-            rrset.append(record)
-    return rrsets
-
-
 def sign_zone(
     records: Iterable[Record],
     keys: Sequence[SigningKey],
@@ -249,15 +241,19 @@ def sign_zone(
             )
         )
 
-    rrsets = _rrsets(records)
-    cuts = {name for (name, rtype) in rrsets if rtype == RRType.NS and name != apex}
+    # A record given twice is one record of its RRset (RFC 2181 section 5).
+    unique: dict[tuple[Name, RRType, RRClass, object], Record] = {}
+    for record in records:
+        unique.setdefault((record.name, record.rtype, record.rclass, record.rdata), record)
+    by_key = rrsets(unique.values())
+    cuts = {name for (name, rtype, _) in by_key if rtype == RRType.NS and name != apex}
 
     def occluded(name: Name) -> bool:
         return any(name != cut and name.is_subdomain(cut) for cut in cuts)
 
     # Owner names in the chain: authoritative names and the delegation points.
     owners: dict[Name, set[RRType]] = {}
-    for name, rtype in rrsets:
+    for name, rtype, _ in by_key:
         if not name.is_subdomain(apex):
             raise ValueError(f"{name} is outside {apex}")
         if not occluded(name):
@@ -278,7 +274,7 @@ def sign_zone(
         return name not in cuts or rtype in (RRType.DS, RRType.NSEC)
 
     out = list(records)
-    for (name, rtype), rrset in rrsets.items():
+    for (name, rtype, _), rrset in by_key.items():
         if signed(name, rtype):
             out += signatures(rrset)
 

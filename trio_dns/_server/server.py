@@ -55,9 +55,16 @@ from collections.abc import Awaitable, Callable
 import attrs
 import trio
 
-from ._address import Address, format_address
-from ._answer import Answer, servfail
-from ._answer_cache import (
+from .._address import Address, format_address
+from .._decisions.answer import Answer, servfail
+from .._errors import DNSError, MalformedMessage
+from .._network.resolver import Resolver
+from .._trust import Validation
+from .._wire.edns import Cookie, Edns, EdnsOption, GenericOption
+from .._wire.enums import EdeCode, EdnsOptionCode, Flag, Opcode, Rcode, RRClass, RRType
+from .._wire.message import Header, Message, Record
+from .._wire.reader import WireReader
+from .answer_cache import (
     MIN_UDP_PAYLOAD,
     TCP_LIMIT,
     AnswerCache,
@@ -65,13 +72,6 @@ from ._answer_cache import (
     peek_query_untrusted,
     question_end_untrusted,
 )
-from ._cache import Validation
-from ._errors import DNSError, MalformedMessage
-from ._resolver import Resolver
-from ._wire.edns import Cookie, Edns, EdnsOption, GenericOption
-from ._wire.enums import EdeCode, EdnsOptionCode, Flag, Opcode, Rcode, RRClass, RRType
-from ._wire.message import Header, Message, Record
-from ._wire.reader import WireReader
 
 log = logging.getLogger("trio_dns.server")
 query_log = logging.getLogger("trio_dns.query")

@@ -45,12 +45,12 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from ._cache import Rank
-from ._wire.enums import Flag, Rcode, RRType
-from ._wire.message import Message, Record
-from ._wire.name import Name
-from ._wire.rdtypes.rrsig import RRSIG
-from ._wire.rdtypes.single_name import CNAME, DNAME, NS
+from .._trust import Rank
+from .._wire.enums import Flag, Rcode, RRClass, RRType
+from .._wire.message import Message, Record
+from .._wire.name import Name
+from .._wire.rdtypes.single_name import CNAME, DNAME, NS
+from .._wire.rrset import covering, rrsets
 
 MAX_CHAIN_IN_REPLY = 16
 
@@ -106,28 +106,6 @@ class Classification:
     def chain(self) -> tuple[Record, ...]:
         """The CNAME and DNAME records of the answer."""
         return tuple(r for r in self.answer if r.rtype in (RRType.CNAME, RRType.DNAME))
-
-
-def covering(rrset: Sequence[Record], rrsigs: Iterable[Record]) -> tuple[Record, ...]:
-    """The RRSIG records among `rrsigs` over `rrset` (same owner, class, type covered)."""
-    if not rrset:
-        return ()
-    first = rrset[0]
-    return tuple(
-        r
-        for r in rrsigs
-        if isinstance(r.rdata, RRSIG)
-        and r.rdata.type_covered == first.rtype
-        and r.name == first.name
-        and r.rclass == first.rclass
-    )
-
-
-def _rrsets(records: Iterable[Record]) -> dict[tuple[Name, RRType], list[Record]]:
-    sets: dict[tuple[Name, RRType], list[Record]] = {}
-    for record in records:
-        sets.setdefault((record.name, record.rtype), []).append(record)
-    return sets
 
 
 def synthesise_from_dname(dname: Record, name: Name) -> Record | None:
@@ -189,7 +167,7 @@ def classify_reply(
         r for r in reply.authority if r.rtype in (RRType.NSEC, RRType.NSEC3) and r.name in bailiwick
     )
     proof = list(denial)
-    for nsec in _rrsets(denial).values():
+    for nsec in rrsets(denial).values():
         proof.extend(covering(nsec, rrsigs))
     if result.soa is not None:
         proof.extend(covering((result.soa,), rrsigs))
@@ -226,7 +204,8 @@ def _classify(
         return Classification(Outcome.SERVER_ERROR, reason=f"server answered {rcode.name}")
 
     aa = Flag.AA in reply.flags
-    answer_sets = _rrsets(r for r in reply.answer if r.name in bailiwick)
+    answer_sets = rrsets(r for r in reply.answer if r.name in bailiwick)
+    qclass = reply.question[0].rclass if reply.question else RRClass.IN
     authority = [r for r in reply.authority if r.name in bailiwick]
     dnames = [r for r in reply.answer if r.rtype == RRType.DNAME and r.name in bailiwick]
     # A recursive upstream's word is never authoritative data, whatever its flags
@@ -246,13 +225,13 @@ def _classify(
             # RRSIGs ride with the sets they cover, as for any other answer.
             found = [
                 r
-                for (name, rtype), rs in answer_sets.items()
+                for (name, rtype, _), rs in answer_sets.items()
                 if name == current and rtype != RRType.RRSIG
                 for r in rs
             ]
             data = found or None
         else:
-            data = answer_sets.get((current, qtype))
+            data = answer_sets.get((current, qtype, qclass))
         if data:
             break
         # A DNAME above the name decides where it goes; a CNAME sent alongside is
@@ -260,7 +239,7 @@ def _classify(
         dname = next(
             (d for d in dnames if current.is_subdomain(d.name) and current != d.name), None
         )
-        cname = answer_sets.get((current, RRType.CNAME)) if qtype != RRType.CNAME else None
+        cname = answer_sets.get((current, RRType.CNAME, qclass)) if qtype != RRType.CNAME else None
         if dname is not None:
             synthesised = synthesise_from_dname(dname, current)
             if synthesised is None:
@@ -426,7 +405,7 @@ def _authority_ns(
 def _rrsets_with_rank(
     records: Iterable[Record], rank: Rank
 ) -> list[tuple[tuple[Record, ...], Rank]]:
-    return [(tuple(rs), rank) for rs in _rrsets(records).values()]
+    return [(tuple(rs), rank) for rs in rrsets(records).values()]
 
 
 def describe(result: Classification) -> str:

@@ -51,13 +51,13 @@ from collections.abc import Callable
 import attrs
 import trio
 
-from ._address import Address, format_address, normalize_address
-from ._errors import DNSError, MalformedMessage
-from ._rebinding import Rebinding
-from ._transport import Transport
-from ._unpredictable import random_bytes
-from ._wire.enums import Flag, Rcode, RRType
-from ._wire.message import Message
+from .._address import Address, format_address, normalize_address
+from .._decisions.rebinding import Rebinding
+from .._errors import DNSError, MalformedMessage
+from .._unpredictable import random_bytes
+from .._wire.enums import Flag, Rcode, RRType
+from .._wire.message import Message
+from .transport import Transport
 
 log = logging.getLogger("trio_dns.exchange")
 

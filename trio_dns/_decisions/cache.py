@@ -38,7 +38,6 @@ and lookups of it are still answered (callers ask for positive data first).
 
 from __future__ import annotations
 
-import enum
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -46,36 +45,11 @@ from typing import Any
 
 import attrs
 
-from ._wire.enums import RRClass, RRType
-from ._wire.message import Record
-from ._wire.name import Name
-from ._wire.rdtypes.soa import SOA
-
-
-class Rank(enum.IntEnum):
-    """How far data is trusted (RFC 2181 section 5.4.1), lowest first."""
-
-    ADDITIONAL = 1  # glue and other additional-section data
-    AUTHORITY = 2  # authority section of a non-authoritative reply: a referral's NS set
-    ANSWER = 3  # answer section of a non-authoritative reply
-    AUTH_AUTHORITY = 4  # authority section of an authoritative reply
-    AUTH_ANSWER = 5  # answer section of an authoritative reply
-
-
-class Validation(enum.Enum):
-    """DNSSEC state of an entry (RFC 4035 section 4.3); INDETERMINATE until checked."""
-
-    INDETERMINATE = "indeterminate"
-    SECURE = "secure"
-    INSECURE = "insecure"
-    BOGUS = "bogus"
-
-
-class NegativeKind(enum.Enum):
-    """RFC 2308: the name does not exist, or it has no data of the asked type."""
-
-    NXDOMAIN = "NXDOMAIN"
-    NODATA = "NODATA"
+from .._trust import NegativeKind, Rank, Validation
+from .._wire.enums import RRClass, RRType
+from .._wire.message import Record
+from .._wire.name import Name
+from .._wire.rdtypes.soa import SOA
 
 
 @attrs.frozen

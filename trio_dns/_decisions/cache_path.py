@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ._aggressive import synthesised_answer
-from ._answer import Answer, servfail
-from ._authority import answer_query, choose_zone
-from ._cache import NegativeKind, Rank, Validation
-from ._recursion import Outcome, classify_reply, describe, synthesise_from_dname
-from ._wire.edns import ExtendedError
-from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
-from ._wire.message import Message, Record
-from ._wire.name import Name
-from ._wire.rdtypes.single_name import CNAME, NS
+from .._trust import NegativeKind, Rank, Validation
+from .._wire.edns import ExtendedError
+from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
+from .._wire.message import Message, Record
+from .._wire.name import Name
+from .._wire.rdtypes.single_name import CNAME, NS
+from .aggressive import synthesised_answer
+from .answer import Answer, servfail
+from .authority import answer_query, choose_zone
+from .recursion import Outcome, classify_reply, describe, synthesise_from_dname
 
 if TYPE_CHECKING:
-    from ._iteration import Context, Work
+    from .iteration import Context, Work
 
 # What an ANY question is answered with from the cache, as Unbound does (RFC 8482
 # lets a resolver give a subset); a CNAME too, for at an alias it is all there is.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import attrs
 
-from ._address import Address
-from ._cache import Validation
-from ._wire.edns import ExtendedError
-from ._wire.enums import EdeCode, Rcode, RRClass, RRType
-from ._wire.message import Record
-from ._wire.name import Name
+from .._address import Address
+from .._trust import Validation
+from .._wire.edns import ExtendedError
+from .._wire.enums import EdeCode, Rcode, RRClass, RRType
+from .._wire.message import Record
+from .._wire.name import Name
 
 
 @attrs.frozen

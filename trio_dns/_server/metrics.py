@@ -39,10 +39,10 @@ from prometheus_client.core import (
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from ._address import Address, format_address
-from ._errors import DNSError
-from ._server import CLOSE_REASONS, Server, caused_by_peer, first_error, listen_tcp
-from ._wire.enums import Rcode, RRType
+from .._address import Address, format_address
+from .._errors import DNSError
+from .._wire.enums import Rcode, RRType
+from .server import CLOSE_REASONS, Server, caused_by_peer, first_error, listen_tcp
 
 log = logging.getLogger("trio_dns.metrics")
 

@@ -46,14 +46,17 @@ from collections.abc import Awaitable, Callable, Sequence
 import attrs
 import trio
 
-from ._aggressive import AggressiveCache, remember_secure
-from ._answer import Answer, TraceEvent, servfail
-from ._authority import Zone
-from ._cache import Cache, NegativeKind, Rank, Validation
-from ._cache_path import answer_from_cache, denied_any, known_validation, referral_from_cache
-from ._errors import DNSError, UnknownType
-from ._exchange import Exchanger, ExchangeSettings, ExchangeStats
-from ._iteration import (
+from .._decisions.aggressive import AggressiveCache, remember_secure
+from .._decisions.answer import Answer, TraceEvent, servfail
+from .._decisions.authority import Zone
+from .._decisions.cache import Cache
+from .._decisions.cache_path import (
+    answer_from_cache,
+    denied_any,
+    known_validation,
+    referral_from_cache,
+)
+from .._decisions.iteration import (
     Addresses,
     Ask,
     Context,
@@ -71,18 +74,21 @@ from ._iteration import (
     Work,
     hint_records,
 )
-from ._race import RaceFailed, race
-from ._recursion import Classification, Outcome, describe
-from ._servers import ServerSelection
-from ._transport import Address, SocketTransport, Transport
-from ._validation import BOGUS_TTL, Validator, Verdict
-from ._wire.edns import Edns
-from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
-from ._wire.message import Message, Record
-from ._wire.name import ROOT, Name
-from ._wire.rdtypes.address import AAAA, A
-from ._wire.rdtypes.nsec import NSEC
-from ._wire.rdtypes.single_name import CNAME
+from .._decisions.recursion import Classification, Outcome, describe
+from .._decisions.servers import ServerSelection
+from .._decisions.validation import BOGUS_TTL, Validator, Verdict
+from .._errors import DNSError, UnknownType
+from .._trust import NegativeKind, Rank, Validation
+from .._wire.edns import Edns
+from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
+from .._wire.message import Message, Record
+from .._wire.name import ROOT, Name
+from .._wire.rdtypes.address import AAAA, A
+from .._wire.rdtypes.nsec import NSEC
+from .._wire.rdtypes.single_name import CNAME
+from .exchange import Exchanger, ExchangeSettings, ExchangeStats
+from .race import RaceFailed, race
+from .transport import Address, SocketTransport, Transport
 
 # Types a client may not ask a recursive resolver for: the meta-types (OPT, zone
 # transfers, TSIG, TKEY, MAILA, MAILB and the unassigned 128..248), ANY aside.
@@ -173,7 +179,7 @@ class Resolver:
         anchors: Sequence[Record] = self.settings.trust_anchors or ()
         insecure = tuple(self.settings.insecure_domains)
         if self.root_hints is None:
-            from ._wire.root_data import root_hints, root_trust_anchors
+            from .._wire.root_data import root_hints, root_trust_anchors
 
             self.root_hints = root_hints()
             if self.settings.trust_anchors is None and not self.settings.forwarders:

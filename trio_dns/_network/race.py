@@ -20,8 +20,8 @@ from typing import Generic, TypeVar
 import attrs
 import trio
 
-from ._address import format_address
-from ._errors import DNSError
+from .._address import format_address
+from .._errors import DNSError
 
 T = TypeVar("T")
 C = TypeVar("C")

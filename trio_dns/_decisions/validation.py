@@ -34,9 +34,7 @@ from typing import Protocol
 
 import attrs
 
-from ._answer import Answer
-from ._cache import Validation
-from ._dnssec import (
+from .._dnssec import (
     DenialResult,
     ProofStatus,
     VerifyStatus,
@@ -52,14 +50,16 @@ from ._dnssec import (
     verify_dnskeys,
     verify_rrset,
 )
-from ._dnssec.sentinel import sentinel_refusal
-from ._recursion import covering
-from ._wire.enums import EdeCode, Rcode, RRType
-from ._wire.message import Record
-from ._wire.name import ROOT, Name
-from ._wire.rdtypes.dnskey import DNSKEY
-from ._wire.rdtypes.rrsig import RRSIG
-from ._wire.rdtypes.single_name import CNAME, DNAME
+from .._dnssec.sentinel import sentinel_refusal
+from .._trust import Validation
+from .._wire.enums import EdeCode, Rcode, RRType
+from .._wire.message import Record
+from .._wire.name import ROOT, Name
+from .._wire.rdtypes.dnskey import DNSKEY
+from .._wire.rdtypes.rrsig import RRSIG
+from .._wire.rdtypes.single_name import CNAME, DNAME
+from .._wire.rrset import covering, rrsets
+from .answer import Answer
 
 BOGUS_TTL = 60  # seconds a bogus result is remembered: long enough to stop a retry storm
 INSECURE_TTL = 3600  # for an insecure zone when nothing gives a better TTL
@@ -140,14 +140,6 @@ def _combine(verdicts: Sequence[Verdict]) -> Verdict:
     return SECURE
 
 
-def _grouped(records: Sequence[Record]) -> list[tuple[Record, ...]]:
-    sets: dict[tuple[Name, RRType], list[Record]] = {}
-    for record in records:
-        if record.rtype != RRType.RRSIG:
-            sets.setdefault((record.name, record.rtype), []).append(record)
-    return [tuple(rs) for rs in sets.values()]
-
-
 def _synthesised(rrset: tuple[Record, ...], records: Sequence[Record]) -> bool:
     """Is this CNAME the one a DNAME of the answer implies? It is then unsigned,
     and the DNAME's signature vouches for it (RFC 6672 section 5.3.1)."""
@@ -211,7 +203,7 @@ class Validator:
     async def validate(self, answer: Answer, lookup: Lookup) -> Verdict:
         """The DNSSEC verdict on a whole answer (chain, data, denial)."""
         verdicts = []
-        for rrset in _grouped(answer.records):
+        for rrset in map(tuple, rrsets(answer.records, signatures=False).values()):
             if _synthesised(rrset, answer.records):
                 continue
             known = lookup.known(rrset)
@@ -357,7 +349,7 @@ class Validator:
         if not nsec and not nsec3:
             return Verdict.bogus("no NSEC or NSEC3 records prove it", EdeCode.NSEC_MISSING)
         verified: list[Record] = []
-        for rrset in _grouped([*nsec, *nsec3]):
+        for rrset in map(tuple, rrsets([*nsec, *nsec3], signatures=False).values()):
             if self.negative_anchor(rrset[0].name) is not None:
                 continue
             result = verify_rrset(rrset, covering(rrset, proof), keys.keys, self.now())

@@ -29,10 +29,10 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from ._wire.enums import RRType
-from ._wire.message import Message, Record
-from ._wire.name import Name
-from ._wire.rdtypes.address import AAAA, A
+from .._wire.enums import RRType
+from .._wire.message import Message, Record
+from .._wire.name import Name
+from .._wire.rdtypes.address import AAAA, A
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

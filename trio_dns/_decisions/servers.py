@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import attrs
 
-from ._address import Address
+from .._address import Address
 
 UNKNOWN_RTT = 0.376  # seconds; the initial estimate of an address never heard from
 MIN_TIMEOUT = 0.200

@@ -31,16 +31,16 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from ._dnssec.nsec3 import nsec3_hash
-from ._errors import InvalidName, InvalidRdata, ZoneFileError
-from ._wire.edns import Edns
-from ._wire.enums import Flag, Opcode, Rcode, RRClass, RRType
-from ._wire.message import Message, Record
-from ._wire.name import Name
-from ._wire.rdtypes.nsec3 import NSEC3PARAM, base32hex_decode
-from ._wire.rdtypes.single_name import CNAME, DNAME, NS
-from ._wire.rdtypes.soa import SOA
-from ._wire.zone import read_zone
+from .._dnssec.nsec3 import nsec3_hash
+from .._errors import InvalidName, InvalidRdata, ZoneFileError
+from .._wire.edns import Edns
+from .._wire.enums import Flag, Opcode, Rcode, RRClass, RRType
+from .._wire.message import Message, Record
+from .._wire.name import Name
+from .._wire.rdtypes.nsec3 import NSEC3PARAM, base32hex_decode
+from .._wire.rdtypes.single_name import CNAME, DNAME, NS
+from .._wire.rdtypes.soa import SOA
+from .._wire.zone import read_zone
 
 # CNAMEs (and DNAME rewrites) followed inside one zone before answering with what
 # we have; a zone can contain a loop, and a reply must stay small.

@@ -56,9 +56,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import attrs
 
-from ._answer import Answer
-from ._cache import Validation
-from ._dnssec import (
+from .._dnssec import (
     DEFAULT_MAX_ITERATIONS,
     nsec3_hash,
     nsec3_nodata,
@@ -69,22 +67,24 @@ from ._dnssec import (
     nsec_wildcard,
     verify_rrset,
 )
-from ._dnssec.denial import common_ancestor
-from ._dnssec.verify import VerifyResult, signature_labels
-from ._errors import InvalidRdata
-from ._recursion import covering
-from ._wire.enums import Rcode, RRClass, RRType
-from ._wire.message import Record
-from ._wire.name import Name
-from ._wire.rdtypes.nsec import NSEC
-from ._wire.rdtypes.nsec3 import NSEC3, OPT_OUT, base32hex_decode
-from ._wire.rdtypes.rrsig import RRSIG
-from ._wire.rdtypes.single_name import CNAME
-from ._wire.rdtypes.soa import SOA
+from .._dnssec.denial import common_ancestor
+from .._dnssec.verify import VerifyResult, signature_labels
+from .._errors import InvalidRdata
+from .._trust import Validation
+from .._wire.enums import Rcode, RRClass, RRType
+from .._wire.message import Record
+from .._wire.name import Name
+from .._wire.rdtypes.nsec import NSEC
+from .._wire.rdtypes.nsec3 import NSEC3, OPT_OUT, base32hex_decode
+from .._wire.rdtypes.rrsig import RRSIG
+from .._wire.rdtypes.single_name import CNAME
+from .._wire.rdtypes.soa import SOA
+from .._wire.rrset import covering, rrsets
+from .answer import Answer
 
 if TYPE_CHECKING:
-    from ._iteration import Context, Work
-    from ._validation import ZoneKeys
+    from .iteration import Context, Work
+    from .validation import ZoneKeys
 
 SHA1 = 1  # the only NSEC3 hash algorithm (RFC 5155 section 11)
 DEFAULT_MAX_RECORDS = 20_000
@@ -644,14 +644,6 @@ def _opt_out(held: _Held) -> bool:
     return isinstance(rdata, NSEC3) and rdata.opt_out
 
 
-def _grouped(records: Sequence[Record]) -> list[tuple[Record, ...]]:
-    sets: dict[tuple[Name, RRType, RRClass], list[Record]] = {}
-    for record in records:
-        if record.rtype != RRType.RRSIG:
-            sets.setdefault((record.name, record.rtype, record.rclass), []).append(record)
-    return [tuple(rs) for rs in sets.values()]
-
-
 # -- what the resolver calls -----------------------------------------------------------
 
 
@@ -666,10 +658,11 @@ def remember_secure(ctx: Context, answer: Answer, zones: Mapping[Name, ZoneKeys]
     if store is None:
         return
     signatures = (*answer.proof, *answer.rrsigs)
-    rrsets = _grouped([r for r in answer.proof if r.rtype in (RRType.NSEC, RRType.NSEC3)])
+    denials = [r for r in answer.proof if r.rtype in (RRType.NSEC, RRType.NSEC3)]
+    proven = [tuple(rs) for rs in rrsets(denials).values()]
     if answer.soa is not None:
-        rrsets.append((answer.soa,))
-    for rrset in rrsets:
+        proven.append((answer.soa,))
+    for rrset in proven:
         if len(rrset) != 1:
             continue  # an NSEC, NSEC3 or SOA RRset has one record
         if store.holds(rrset[0], now):
@@ -680,7 +673,7 @@ def remember_secure(ctx: Context, answer: Answer, zones: Mapping[Name, ZoneKeys]
             assert result.rrsig is not None and result.ttl is not None
             store.add(signer, rrset[0], (result.rrsig,), result.ttl, now)
     if answer.proof and answer.rcode == Rcode.NOERROR:
-        for rrset in _grouped(answer.records):
+        for rrset in map(tuple, rrsets(answer.records, signatures=False).values()):
             if not _expanded_from_wildcard(rrset, answer.rrsigs):
                 continue
             verified = _verified(rrset, answer.rrsigs, zones, now)
@@ -742,7 +735,7 @@ def _keep_wildcard_proof(ctx: Context, answer: Answer, now: float) -> None:
     )
     if not proof:
         return
-    for rrset in _grouped(answer.records):
+    for rrset in map(tuple, rrsets(answer.records, signatures=False).values()):
         if not _expanded_from_wildcard(rrset, answer.rrsigs):
             continue
         first = rrset[0]
@@ -832,7 +825,7 @@ def _expanded(
     target = records[0].rdata
     answer: Answer | None
     if qtype != RRType.CNAME and isinstance(target, CNAME):
-        from ._cache_path import follow  # the cache path calls this module
+        from .cache_path import follow  # the cache path calls this module
 
         # Copies: if the chain's end is not known here, the resolution goes on
         # from `current` with the chain as it was.
@@ -873,7 +866,7 @@ def _chain_validation(ctx: Context, chain: Sequence[Record], now: float) -> Vali
     bogus, INDETERMINATE if one was never validated (the resolver then validates
     the whole answer)."""
     states = set()
-    for rrset in _grouped(chain):
+    for rrset in map(tuple, rrsets(chain, signatures=False).values()):
         first = rrset[0]
         cached = ctx.cache.get_rrset(first.name, first.rtype, first.rclass, now)
         if cached is None or {r.rdata for r in cached.records} != {r.rdata for r in rrset}:

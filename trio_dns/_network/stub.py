@@ -22,14 +22,14 @@ from __future__ import annotations
 import attrs
 import trio
 
-from ._address import Address, format_address, normalize_address
-from ._errors import DNSError
-from ._exchange import ExchangeError, Exchanger
-from ._transport import SocketTransport, Transport
-from ._wire.edns import Edns
-from ._wire.enums import Flag, RRType
-from ._wire.message import Message
-from ._wire.name import Name
+from .._address import Address, format_address, normalize_address
+from .._errors import DNSError
+from .._wire.edns import Edns
+from .._wire.enums import Flag, RRType
+from .._wire.message import Message
+from .._wire.name import Name
+from .exchange import ExchangeError, Exchanger
+from .transport import SocketTransport, Transport
 
 
 class QueryTimeout(DNSError):

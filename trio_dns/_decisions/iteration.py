@@ -32,20 +32,22 @@ from typing import Protocol
 
 import attrs
 
-from ._address import Address, normalize_address
-from ._aggressive import AggressiveCache
-from ._answer import Answer, TraceEvent, servfail
-from ._authority import Zone
-from ._cache import Cache, NegativeKind, Rank
-from ._cache_path import Known, follow, negative_ttl
-from ._errors import DNSError
-from ._recursion import Classification, Outcome, classify_reply, covering
-from ._servers import ServerSelection
-from ._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
-from ._wire.message import Message, Record
-from ._wire.name import ROOT, Name
-from ._wire.rdtypes.address import AAAA, A
-from ._wire.rdtypes.single_name import NS
+from .._address import Address, normalize_address
+from .._errors import DNSError
+from .._trust import NegativeKind, Rank
+from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
+from .._wire.message import Message, Record
+from .._wire.name import ROOT, Name
+from .._wire.rdtypes.address import AAAA, A
+from .._wire.rdtypes.single_name import NS
+from .._wire.rrset import covering, rrsets
+from .aggressive import AggressiveCache
+from .answer import Answer, TraceEvent, servfail
+from .authority import Zone
+from .cache import Cache
+from .cache_path import Known, follow, negative_ttl
+from .recursion import Classification, Outcome, classify_reply
+from .servers import ServerSelection
 
 MAX_MINIMISE_COUNT = 10  # RFC 9156 section 2.3: then stop minimising
 
@@ -744,13 +746,7 @@ def _signatures(records: Sequence[Record], rrsigs: Sequence[Record]) -> list[Rec
     """The RRSIGs among `rrsigs` over the RRsets of `records`."""
     if not rrsigs:
         return []
-    out: list[Record] = []
-    sets: dict[tuple[Name, RRType], list[Record]] = {}
-    for record in records:
-        sets.setdefault((record.name, record.rtype), []).append(record)
-    for rrset in sets.values():
-        out.extend(covering(rrset, rrsigs))
-    return out
+    return [sig for rrset in rrsets(records).values() for sig in covering(rrset, rrsigs)]
 
 
 def _data(result: Classification) -> tuple[Record, ...]:

@@ -23,9 +23,9 @@ from typing import Protocol
 
 import trio
 
-from ._address import Address as Address
-from ._address import normalize_address as normalize_address
-from ._unpredictable import random_port
+from .._address import Address as Address
+from .._address import normalize_address as normalize_address
+from .._unpredictable import random_port
 
 _MAX_DATAGRAM = 65535
 _NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
