@@ -8,10 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from trio_dns._cli import build_parser
-from trio_dns._config import KEYS, ConfigError, ServeConfig, parse_listen_address
+from trio_dns._config import (
+    _OPTIONS,
+    KEYS,
+    ConfigError,
+    DeprecatedKey,
+    ServeConfig,
+    parse_listen_address,
+)
 from trio_dns._server.server import DEFAULT_LISTEN, LOOPBACK
 
 HINTS = """\
@@ -65,7 +73,7 @@ trust_anchor = "{anchor}"
 cache_size = 5000
 max_ttl = 3600
 deadline = 4.5
-no_ipv6 = true
+ipv6 = false
 log_level = "INFO"
 """,
     )
@@ -79,8 +87,66 @@ log_level = "INFO"
     assert config.hints is not None and len(config.hints) == 2
     assert [r.rtype.name for r in config.anchors] == ["DS"]
     assert (config.cache_size, config.max_ttl, config.deadline) == (77, 3600, 4.5)
-    assert config.no_ipv6 and not config.no_ipv4
+    assert not config.ipv6 and config.ipv4
     assert config.log_level == "info"
+
+
+BOOLEANS = [key for key, option in _OPTIONS.items() if option.metavar is None]
+
+
+@pytest.mark.parametrize("key", BOOLEANS)
+def test_booleans_read_positively_and_the_command_line_undoes_the_file(
+    tmp_path: Path, key: str
+) -> None:
+    assert not key.startswith("no_")
+    default = attrs.fields_dict(ServeConfig)[key].default
+    assert isinstance(default, bool)
+    flag = key.replace("_", "-")
+    config_file = write(tmp_path / "serve.toml", f"{key} = {str(not default).lower()}\n")
+    assert getattr(parse("--config", str(config_file)), key) is not default
+    undo = f"--{flag}" if default else f"--no-{flag}"
+    assert getattr(parse("--config", str(config_file), undo), key) is default
+    assert getattr(parse("--no-" + flag), key) is False
+    assert getattr(parse("--" + flag), key) is True
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("no_ipv6", "ipv6"),
+        ("no_qname_minimisation", "qname_minimisation"),
+        ("no_dnssec", "dnssec"),
+        ("no_aggressive_nsec", "aggressive_nsec"),
+        ("no_case_randomisation", "case_randomisation"),
+    ],
+)
+def test_the_old_negative_keys_still_read_with_a_warning(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    config_file = write(tmp_path / "old.toml", f"{old} = true\n")
+    with pytest.warns(DeprecatedKey, match=f"'{old}' is deprecated; write {new} = false"):
+        config = parse("--config", str(config_file))
+    assert getattr(config, new) is False
+    # The command line, in the new spelling, still wins.
+    with pytest.warns(DeprecatedKey):
+        assert getattr(parse("--config", str(config_file), f"--{new.replace('_', '-')}"), new)
+
+
+def test_serve_prints_the_deprecation_as_one_line(tmp_path: Path) -> None:
+    config_file = write(tmp_path / "old.toml", "no_ipv4 = true\nno_ipv6 = true\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "trio_dns", "serve", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines == [
+        f"trio-dns: warning: {config_file}: 'no_ipv4' is deprecated; write ipv4 = false",
+        f"trio-dns: warning: {config_file}: 'no_ipv6' is deprecated; write ipv6 = false",
+        "trio-dns: ipv4 and ipv6 both off leave nothing to query over",
+    ], lines
 
 
 @pytest.mark.parametrize(
@@ -93,7 +159,9 @@ log_level = "INFO"
         ('listen = ["localhost:53"]', "'listen' must be a list of ADDR:PORT addresses"),
         ('listen = ["127.0.0.1:99999"]', "'listen' must be a list of ADDR:PORT addresses"),
         ('allow = ["10.0.0.0/33"]', "'allow' must be a list of CIDR networks"),
+        ('ipv4 = "yes"', "'ipv4' must be true or false, not 'yes'"),
         ('no_ipv4 = "yes"', "'no_ipv4' must be true or false, not 'yes'"),
+        ("ipv4 = false\nno_ipv4 = true", "'no_ipv4' and 'ipv4' together; keep 'ipv4'"),
         ("deadline = -1", "'deadline' must be a number of seconds above 0, not -1"),
         ('log_level = "loud"', "'log_level' must be one of debug, info, warning, error"),
         ('root_hints = "missing.hints"', "'root_hints' must be an existing file"),
@@ -117,7 +185,7 @@ def test_bad_file_values_are_one_line_naming_the_key(
     [
         (["--cache-size", "abc"], "--cache-size must be a positive integer, not 'abc'"),
         (["--listen", "nowhere"], "--listen must be a list of ADDR:PORT addresses"),
-        (["--no-ipv4", "--no-ipv6"], "no_ipv4 and no_ipv6 together"),
+        (["--no-ipv4", "--no-ipv6"], "ipv4 and ipv6 both off"),
         (["--min-ttl", "100", "--max-ttl", "10"], "min_ttl 100 is above max_ttl 10"),
     ],
 )

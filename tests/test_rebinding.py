@@ -167,7 +167,7 @@ def test_from_the_command_line() -> None:
             "private_address": ["default", "100.64.0.0/10"],
             "private_domain": ["home.arpa"],
             "forward_zone": ["corp.example=127.0.0.53"],
-            "no_case_randomisation": True,
+            "case_randomisation": False,
             "unwanted_reply_threshold": "0",
         }
     )

@@ -113,11 +113,26 @@ def _add_query(subparsers: _Subparsers) -> None:
         "(default: the first nameserver in /etc/resolv.conf)",
     )
     parser.add_argument("-p", "--port", type=_port, default=53, help="server port (default 53)")
-    parser.add_argument("--tcp", action="store_true", help="query over TCP instead of UDP")
-    parser.add_argument("--dnssec", action="store_true", help="set the DO bit (ask for DNSSEC)")
     parser.add_argument(
-        "--norecurse", action="store_true", help="clear RD: ask the server not to recurse"
+        "--tcp",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="query over TCP instead of UDP",
     )
+    parser.add_argument(
+        "--dnssec",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="set the DO bit (ask for DNSSEC)",
+    )
+    parser.add_argument(
+        "--recurse",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="set RD (the default); --no-recurse asks the server not to recurse",
+    )
+    # dig's spelling.
+    parser.add_argument("--norecurse", dest="recurse", action="store_false", help=argparse.SUPPRESS)
     parser.add_argument(
         "--timeout",
         type=_seconds,
@@ -172,7 +187,7 @@ async def _run_query(args: argparse.Namespace) -> int:
         args.rtype,
         tcp=args.tcp,
         dnssec=args.dnssec,
-        recurse=not args.norecurse,
+        recurse=args.recurse,
     )
     elapsed_ms = round((trio.current_time() - started) * 1000)
     # A truncated UDP reply is asked again over TCP; say which one is shown.
@@ -205,11 +220,15 @@ def _add_resolve(subparsers: _Subparsers) -> None:
         help="zone file with the root NS records and their addresses (default: IANA's)",
     )
     parser.add_argument(
-        "--trace", action="store_true", help="print every step: servers asked, answers, races"
+        "--trace",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="print every step: servers asked, answers, races",
     )
     parser.add_argument(
         "--sandbox",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="resolve in the built-in simulated internet instead of the real one",
     )
     parser.add_argument(
@@ -219,7 +238,12 @@ def _add_resolve(subparsers: _Subparsers) -> None:
         help="zone file of DS or DNSKEY records to validate from (default: IANA's root "
         "anchor with IANA's root hints, none with --root-hints)",
     )
-    parser.add_argument("--no-dnssec", action="store_true", help="do not validate DNSSEC")
+    parser.add_argument(
+        "--dnssec",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="validate DNSSEC (default: on)",
+    )
     parser.add_argument(
         "--insecure-domain",
         metavar="NAME",
@@ -229,12 +253,23 @@ def _add_resolve(subparsers: _Subparsers) -> None:
         "anchor, RFC 7646); repeatable",
     )
     parser.add_argument(
-        "--no-qname-minimisation",
-        action="store_true",
-        help="send the full name to every server (RFC 9156 off)",
+        "--qname-minimisation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="send each server only the labels it needs (RFC 9156; default: on)",
     )
-    parser.add_argument("--no-ipv4", action="store_true", help="never query over IPv4")
-    parser.add_argument("--no-ipv6", action="store_true", help="never query over IPv6")
+    parser.add_argument(
+        "--ipv4",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="query over IPv4 (default: on)",
+    )
+    parser.add_argument(
+        "--ipv6",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="query over IPv6 (default: on)",
+    )
     parser.add_argument(
         "--port", type=_port, default=53, help="port the nameservers listen on (default 53)"
     )
@@ -250,7 +285,7 @@ def _check_resolve(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         args.rtype = RRType.from_text(args.type)
     except UnknownType:
         parser.error(f"unknown type {args.type!r}")
-    if args.no_ipv4 and args.no_ipv6:
+    if not args.ipv4 and not args.ipv6:
         parser.error("--no-ipv4 and --no-ipv6 together leave nothing to query over")
     insecure = []
     for text in args.insecure_domain:
@@ -274,11 +309,11 @@ async def _run_resolve(args: argparse.Namespace) -> int:
         if not anchors or any(r.rtype not in (RRType.DS, RRType.DNSKEY) for r in anchors):
             raise DNSError(f"{args.trust_anchor}: a trust anchor file holds DS or DNSKEY records")
     settings = ResolverSettings(
-        qname_minimisation=not args.no_qname_minimisation,
-        use_ipv4=not args.no_ipv4,
-        use_ipv6=not args.no_ipv6,
+        qname_minimisation=args.qname_minimisation,
+        use_ipv4=args.ipv4,
+        use_ipv6=args.ipv6,
         port=args.port,
-        dnssec=not args.no_dnssec,
+        dnssec=args.dnssec,
         trust_anchors=anchors,
         insecure_domains=args.insecure_domain,
     )
@@ -321,13 +356,23 @@ def _add_serve(subparsers: _Subparsers) -> None:
 
 
 def _check_serve(args: argparse.Namespace) -> None:
-    from ._config import ConfigError, ServeConfig
+    import warnings
 
-    try:
-        args.serve_config = ServeConfig.load(vars(args), args.config)
-    except ConfigError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    from ._config import ConfigError, DeprecatedKey, ServeConfig
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecatedKey)
+        try:
+            args.serve_config = ServeConfig.load(vars(args), args.config)
+        except ConfigError as exc:
+            error: ConfigError | None = exc
+        else:
+            error = None
+    for warning in caught:
+        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
+    if error is not None:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 async def _run_serve(args: argparse.Namespace) -> int:
@@ -477,7 +522,10 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
         "removed on exit)",
     )
     parser.add_argument(
-        "--no-ipv6", action="store_true", help="leave ::1 alone (v6only.net is then unreachable)"
+        "--ipv6",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve on ::1 too (default: on; off leaves v6only.net unreachable)",
     )
     parser.add_argument(
         "--dead",
@@ -496,7 +544,10 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
         "parent in the sandbox; repeatable",
     )
     parser.add_argument(
-        "--query-log", action="store_true", help="print a line for every query a server receives"
+        "--query-log",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="print a line for every query a server receives",
     )
     parser.set_defaults(run=_run_sandbox, check=functools.partial(_check_sandbox, parser))
 
@@ -530,7 +581,7 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
     from .testing._loopback import LoopbackSandbox, ipv6_loopback_available
 
     ipv6: str | None = None
-    if not args.no_ipv6:
+    if args.ipv6:
         if ipv6_loopback_available():
             ipv6 = "::1"
         else:

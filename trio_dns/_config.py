@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import math
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,10 @@ class ConfigError(DNSError):
     """A bad setting; the message is one line that names it."""
 
 
+class DeprecatedKey(UserWarning):
+    """A config file key with a newer spelling; the message names the new one."""
+
+
 class _Bad(Exception):
     """A converter's complaint: what the value must be, and (for one bad item of a
     list) which item it was."""
@@ -65,9 +70,9 @@ class ServeConfig:
     root_hints: Path | None = None
     trust_anchor: Path | None = None
     sandbox: bool = False
-    no_ipv4: bool = False
-    no_ipv6: bool = False
-    no_qname_minimisation: bool = False
+    ipv4: bool = True
+    ipv6: bool = True
+    qname_minimisation: bool = True
     upstream_port: int = 53
     cache_size: int = 100_000
     max_ttl: int = 86400
@@ -85,12 +90,12 @@ class ServeConfig:
     zone: tuple[Path, ...] = ()
     metrics: Address | None = None
     query_log: bool = False
-    no_dnssec: bool = False
+    dnssec: bool = True
     insecure_domain: tuple[Name, ...] = ()
     max_queries: int = 32
     deny_any: bool = False
-    no_aggressive_nsec: bool = False
-    no_case_randomisation: bool = False
+    aggressive_nsec: bool = True
+    case_randomisation: bool = True
     unwanted_reply_threshold: int = 10_000_000
     private_address: tuple[Network, ...] = ()
     private_domain: tuple[Name, ...] = ()
@@ -119,8 +124,8 @@ class ServeConfig:
         )
 
     def _check(self) -> None:
-        if self.no_ipv4 and self.no_ipv6:
-            raise ConfigError("no_ipv4 and no_ipv6 together leave nothing to query over")
+        if not self.ipv4 and not self.ipv6:
+            raise ConfigError("ipv4 and ipv6 both off leave nothing to query over")
         if self.min_ttl > self.max_ttl:
             raise ConfigError(f"min_ttl {self.min_ttl} is above max_ttl {self.max_ttl}")
         if self.sandbox and self.root_hints is not None:
@@ -173,19 +178,19 @@ class ServeConfig:
 
     def resolver_settings(self) -> ResolverSettings:
         return ResolverSettings(
-            qname_minimisation=not self.no_qname_minimisation,
-            use_ipv4=not self.no_ipv4,
-            use_ipv6=not self.no_ipv6,
+            qname_minimisation=self.qname_minimisation,
+            use_ipv4=self.ipv4,
+            use_ipv6=self.ipv6,
             deadline=self.deadline,
             port=self.upstream_port,
             forwarders=self.forward,
             forward_zones=self.forward_zone,
-            dnssec=not self.no_dnssec,
+            dnssec=self.dnssec,
             trust_anchors=self.anchors or None,
             insecure_domains=self.insecure_domain,
             max_queries=self.max_queries,
             deny_any=self.deny_any,
-            aggressive_nsec=not self.no_aggressive_nsec,
+            aggressive_nsec=self.aggressive_nsec,
             exchange=self.exchange_settings(),
         )
 
@@ -201,7 +206,7 @@ class ServeConfig:
             )
             rebinding = Rebinding(self.private_address, domains)
         return ExchangeSettings(
-            case_randomisation=not self.no_case_randomisation,
+            case_randomisation=self.case_randomisation,
             unwanted_reply_threshold=self.unwanted_reply_threshold,
             rebinding=rebinding,
         )
@@ -246,12 +251,40 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {_one_line(str(exc))}") from None
     values = {}
     for key, value in data.items():
+        if key in _RENAMED:
+            key, value = _renamed(path, key, value, data)
         if key not in _OPTIONS:
             raise ConfigError(f"{path}: unknown key {key!r}")
         if key in _FILE_KEYS:
             value = _relative_to(path.parent, value)
         values[key] = _convert(key, value, f"{path}: {key!r}", text=False)
     return values
+
+
+# The negative spellings of booleans before 0.2, still read from files (Deckard's
+# templates and older configs write them), each as its positive key's opposite.
+_RENAMED = {
+    "no_ipv4": "ipv4",
+    "no_ipv6": "ipv6",
+    "no_qname_minimisation": "qname_minimisation",
+    "no_dnssec": "dnssec",
+    "no_aggressive_nsec": "aggressive_nsec",
+    "no_case_randomisation": "case_randomisation",
+}
+
+
+def _renamed(path: Path, old: str, value: object, data: Mapping[str, object]) -> tuple[str, bool]:
+    new = _RENAMED[old]
+    if new in data:
+        raise ConfigError(f"{path}: {old!r} and {new!r} together; keep {new!r}")
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: {old!r} must be true or false, not {value!r}")
+    warnings.warn(
+        f"{path}: {old!r} is deprecated; write {new} = {str(not value).lower()}",
+        DeprecatedKey,
+        stacklevel=1,
+    )
+    return new, not value
 
 
 def _relative_to(directory: Path, value: object) -> object:
@@ -476,9 +509,13 @@ _OPTIONS: dict[str, _Option] = {
     "root_hints": _Option(_path, "zone file of the root NS records and addresses", "FILE"),
     "trust_anchor": _Option(_path, "zone file of the root's DS or DNSKEY records", "FILE"),
     "sandbox": _Option(_boolean, "resolve in the built-in simulated internet"),
-    "no_ipv4": _Option(_boolean, "never query nameservers over IPv4"),
-    "no_ipv6": _Option(_boolean, "never query nameservers over IPv6"),
-    "no_qname_minimisation": _Option(_boolean, "send the full name to every server"),
+    "ipv4": _Option(_boolean, "query nameservers over IPv4 (default: on)"),
+    "ipv6": _Option(_boolean, "query nameservers over IPv6 (default: on)"),
+    "qname_minimisation": _Option(
+        _boolean,
+        "send each server only the labels it needs to see (RFC 9156; default: on; "
+        "off sends the full name to every server)",
+    ),
     "upstream_port": _Option(_port, "port the nameservers listen on (default 53)", "PORT"),
     "cache_size": _Option(_positive_int, "most entries in the cache (default 100000)", "N"),
     "max_ttl": _Option(_ttl, "cap on cached TTLs, seconds (default 86400)", "S"),
@@ -532,7 +569,7 @@ _OPTIONS: dict[str, _Option] = {
     "query_log": _Option(
         _boolean, "log one line per answered query (logger trio_dns.query, level INFO)"
     ),
-    "no_dnssec": _Option(_boolean, "do not validate DNSSEC (validation is on by default)"),
+    "dnssec": _Option(_boolean, "validate DNSSEC (default: on)"),
     "insecure_domain": _Option(
         _list_of(_domain_name, "domain names"),
         "treat this domain and everything below it as unsigned (a negative trust anchor, "
@@ -548,13 +585,15 @@ _OPTIONS: dict[str, _Option] = {
     "deny_any": _Option(
         _boolean, "answer ANY questions NOTIMP (default: what the cache has, else ask upstream)"
     ),
-    "no_aggressive_nsec": _Option(
+    "aggressive_nsec": _Option(
         _boolean,
-        "ask upstream even when validated NSEC/NSEC3 records held prove the answer "
-        "(RFC 8198 synthesis is on by default)",
+        "answer from validated NSEC/NSEC3 records held when they prove the answer "
+        "(RFC 8198; default: on; off asks upstream)",
     ),
-    "no_case_randomisation": _Option(
-        _boolean, "send upstream questions in their own case, without 0x20's random case"
+    "case_randomisation": _Option(
+        _boolean,
+        "send upstream questions in 0x20's random case (default: on; off sends them "
+        "in their own case)",
     ),
     "unwanted_reply_threshold": _Option(
         lambda value, text: _integer(value, text, 0, 2**31 - 1, "a number of replies (0: off)"),
@@ -589,7 +628,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for key, option in _OPTIONS.items():
         flag = "--" + key.replace("_", "-")
         if option.metavar is None:
-            parser.add_argument(flag, dest=key, action="store_true", default=None, help=option.help)
+            # --x and --no-x, so the command line can undo what the file says.
+            parser.add_argument(
+                flag,
+                dest=key,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=option.help,
+            )
         elif option.repeat:
             parser.add_argument(
                 flag, dest=key, action="append", metavar=option.metavar, help=option.help
