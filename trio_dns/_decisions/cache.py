@@ -16,6 +16,13 @@ which keeps both the entry count and an approximate byte count (the records'
 uncompressed wire length plus a fixed overhead per entry and per record) under
 their limits.
 
+Serve-stale (RFC 8767): with `stale_retention` above 0, an expired entry is
+kept that many seconds past its expiry (LRU eviction still applies, and takes
+the unasked first). Ordinary lookups never see it: only `get_stale_rrset` and
+`get_stale_negative` do, for the resolver to answer with when it cannot
+reach the authorities. `lifetime` tells how much of its TTL a live entry has
+left, for prefetching it before it expires.
+
 Trust follows RFC 2181 section 5.4.1: every entry carries a `Rank`, and new
 data replaces an unexpired entry only if it ranks at least as high. Glue never
 overwrites what an authoritative server said, and callers answering clients
@@ -67,6 +74,8 @@ class CachedRRset:
     # For a wildcard expansion: the NSEC/NSEC3 records (and RRSIGs) proving it,
     # each TTL no more than its own nor the RRset's.
     proof: tuple[Record, ...] = ()
+    # From a serve-stale lookup, and expired: ordinary lookups would not return it.
+    stale: bool = False
 
 
 @attrs.frozen
@@ -82,6 +91,7 @@ class NegativeEntry:
     rank: Rank = Rank.AUTH_ANSWER
     validation: Validation = Validation.INDETERMINATE
     proof: tuple[Record, ...] = ()
+    stale: bool = False  # as CachedRRset's
 
 
 @attrs.frozen
@@ -116,6 +126,16 @@ def _remaining(expires: float, now: float) -> int:
     return math.floor(expires - now)
 
 
+def _stale_ttl(expires: float, now: float, ttl: int) -> int:
+    left = _remaining(expires, now)
+    return min(left, ttl) if left >= 1 else ttl
+
+
+def _stale_negative(entry: _Negative, now: float, ttl: int, name: Name) -> NegativeEntry:
+    view = entry.view(_stale_ttl(entry.expires, now, ttl), name)
+    return attrs.evolve(view, stale=True) if _remaining(entry.expires, now) < 1 else view
+
+
 def _with_ttl(records: tuple[Record, ...], ttl: int) -> tuple[Record, ...]:
     return tuple(Record(r.name, r.rtype, r.rclass, ttl, r.rdata) for r in records)
 
@@ -148,6 +168,7 @@ class _Positive:
     # The last answer built, reused while the remaining TTL stays the same second.
     memo: CachedRRset | None = None
     proof: tuple[Record, ...] = ()
+    stored: float = 0.0  # when the TTL last started: expires - stored is the whole of it
 
     def view(self, ttl: int) -> CachedRRset:
         memo = self.memo
@@ -179,6 +200,7 @@ class _Negative:
     validation: Validation
     expires: float
     size: int
+    stored: float = 0.0
 
     def view(self, ttl: int, name: Name | None = None) -> NegativeEntry:
         soa = self.soa
@@ -227,6 +249,8 @@ class Cache:
     max_ttl: int = attrs.field(default=86400, kw_only=True, validator=_at_least(1))
     max_negative_ttl: int = attrs.field(default=3600, kw_only=True, validator=_at_least(0))
     no_soa_negative_ttl: int = attrs.field(default=0, kw_only=True, validator=_at_least(0))
+    # Seconds an expired entry is kept for serve-stale lookups (0: dropped at once).
+    stale_retention: int = attrs.field(default=0, kw_only=True, validator=_at_least(0))
 
     # Counters. A lookup is one get_rrset or get_negative call; closest_delegation
     # is a walk, not a lookup, and counts nothing.
@@ -352,7 +376,8 @@ class Cache:
                 return False
             if rank != old.rank or validation != old.validation:
                 old.rank, old.validation, old.memo = rank, validation, None
-            old.expires = expires
+            if expires != old.expires:
+                old.expires, old.stored = expires, now
             self._entries.move_to_end(key)
             self.inserts += 1
             return True
@@ -371,7 +396,9 @@ class Cache:
         ):
             self.refused += 1
             return False
-        entry = _Positive(unique, signatures, rank, validation, expires, size, proof=kept)
+        entry = _Positive(
+            unique, signatures, rank, validation, expires, size, proof=kept, stored=now
+        )
         self._insert(key, entry)
         return True
 
@@ -464,7 +491,7 @@ class Cache:
             self.refused += 1
             return False
         entry = _Negative(
-            name, rtype, rclass, kind, soa, tuple(proof), rank, validation, now + ttl, size
+            name, rtype, rclass, kind, soa, tuple(proof), rank, validation, now + ttl, size, now
         )
         self._insert(key, entry)
         return True
@@ -497,16 +524,85 @@ class Cache:
         self.misses += 1
         return None
 
+    # -- serve-stale and prefetch (RFC 8767) -----------------------------------------
+
+    def get_stale_rrset(
+        self,
+        name: Name,
+        rtype: RRType,
+        rclass: RRClass,
+        now: float,
+        *,
+        ttl: int,
+        min_rank: Rank = Rank.ADDITIONAL,
+    ) -> CachedRRset | None:
+        """The RRset at (name, rtype), expired or not, while the cache keeps it;
+        every TTL `ttl`, or what a live entry has left if that is less.
+
+        For serve-stale only: ordinary answers use `get_rrset`, which never
+        returns expired data. Counts neither a hit nor a miss."""
+        key = (name, rtype, rclass)
+        entry = self._kept(key, now)
+        if isinstance(entry, _Positive) and entry.rank >= min_rank:
+            self._entries.move_to_end(key)
+            view = entry.view(_stale_ttl(entry.expires, now, ttl))
+            return attrs.evolve(view, stale=True) if _remaining(entry.expires, now) < 1 else view
+        return None
+
+    def get_stale_negative(
+        self, name: Name, rtype: RRType | None, rclass: RRClass, now: float, *, ttl: int
+    ) -> NegativeEntry | None:
+        """`get_negative`, expired entries kept for serve-stale included; TTLs as
+        `get_stale_rrset` gives them."""
+        for ancestor in _self_and_ancestors(name) if self._nxdomains else ():
+            key = (ancestor, _NXDOMAIN, rclass)
+            entry = self._kept(key, now)
+            if isinstance(entry, _Negative):
+                self._entries.move_to_end(key)
+                return _stale_negative(entry, now, ttl, name)
+        if rtype is not None:
+            key = (name, rtype, rclass)
+            entry = self._kept(key, now)
+            if isinstance(entry, _Negative):
+                self._entries.move_to_end(key)
+                return _stale_negative(entry, now, ttl, name)
+        return None
+
+    def lifetime(
+        self, name: Name, rtype: RRType | None, rclass: RRClass, now: float
+    ) -> tuple[int, int] | None:
+        """(seconds left, seconds its TTL was) of the live entry at (name, rtype),
+        positive or negative (`rtype=None`: the name's NXDOMAIN); None if there is
+        none. Counts nothing and moves nothing, for deciding to prefetch it."""
+        key = (name, _NXDOMAIN if rtype is None else rtype, rclass)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        left = _remaining(entry.expires, now)
+        if left < 1:
+            return None
+        return left, round(entry.expires - entry.stored)
+
     # -- bookkeeping -----------------------------------------------------------------
 
     def _live(self, key: _Key, now: float) -> _Entry | None:
-        """The entry at `key` unless it has expired (then it is dropped)."""
+        """The entry at `key` unless it has expired (then it is dropped, unless
+        kept for serve-stale)."""
         entry = self._entries.get(key)
         if entry is not None and _remaining(entry.expires, now) < 1:
-            self._drop(key)
-            self.expired += 1
+            retention = self.stale_retention
+            if not retention or now >= entry.expires + retention:
+                self._drop(key)
+                self.expired += 1
             return None
         return entry
+
+    def _kept(self, key: _Key, now: float) -> _Entry | None:
+        """The entry at `key`, live or expired within `stale_retention`."""
+        entry = self._entries.get(key)
+        if entry is None or self._live(key, now) is not None:
+            return entry
+        return self._entries.get(key)  # still there if kept for serve-stale
 
     def _may_replace(self, key: _Key, rank: Rank, now: float) -> bool:
         entry = self._live(key, now)
@@ -527,6 +623,8 @@ class Cache:
                 if entry.rank > rank:
                     return False
                 found.append(key)
+            elif key in self._entries:
+                found.append(key)  # expired, kept for serve-stale: contradicted now
         for key in found:
             self._drop(key)
         return True
