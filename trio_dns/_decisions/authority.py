@@ -60,6 +60,10 @@ class Zone:
 
     origin: Name
     records: tuple[Record, ...]
+    # Unbound's transparent local zone: answers only for the names it holds (any
+    # type; NODATA for the others), and every other name below its origin is
+    # resolved as if the zone were not there. Inline `local_data` makes these.
+    transparent: bool = attrs.field(default=False, kw_only=True)
     _rrsets: Mapping[Name, Mapping[RRType, tuple[Record, ...]]] = attrs.field(init=False)
     _names: frozenset[Name] = attrs.field(init=False)
     soa: Record = attrs.field(init=False)
@@ -111,8 +115,10 @@ class Zone:
         object.__setattr__(self, "_nsec3_param", param if chain else None)
 
     @classmethod
-    def from_records(cls, origin: Name | str, records: Iterable[Record]) -> Zone:
-        return cls(Name.make(origin), tuple(records))
+    def from_records(
+        cls, origin: Name | str, records: Iterable[Record], *, transparent: bool = False
+    ) -> Zone:
+        return cls(Name.make(origin), tuple(records), transparent=transparent)
 
     @classmethod
     def from_text(

@@ -185,6 +185,10 @@ def _from_local_zones(
     if not ctx.local_zones:
         return None
     zone = choose_zone(ctx.local_zones, current, qtype)
+    if zone is not None and zone.transparent and not zone.exists(current):
+        # A transparent zone speaks only for the names it holds.
+        zones = [z for z in ctx.local_zones if not z.transparent or z.exists(current)]
+        zone = choose_zone(zones, current, qtype)
     if zone is None or zone.rclass != qclass:
         return None
     forwarded = ctx.upstreams_for(current)
