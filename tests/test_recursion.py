@@ -357,12 +357,29 @@ def test_a_forwarder_never_ranks_as_authoritative() -> None:
     )
     result = classify_reply(message, n("www.corp"), RRType.A, n("corp"), authoritative=False)
     ranks = {(str(rs[0].name), rs[0].rtype): rank for rs, rank in result.to_cache}
-    # The answer's additional addresses are not kept: they are no referral's glue.
-    assert ranks == {
-        ("www.corp.", RRType.A): Rank.ANSWER,
-        ("corp.", RRType.NS): Rank.AUTHORITY,
-    }
+    # Only the answer: its authority NS set and additional addresses are no
+    # referral's, and a forwarder's least of all.
+    assert ranks == {("www.corp.", RRType.A): Rank.ANSWER}
     assert result.rank == Rank.ANSWER
+
+
+def test_an_answers_authority_ns_set_does_not_replace_the_delegation() -> None:
+    # The parent delegated to two servers; the child lists only one of them (and
+    # a dead one at that). Caching the child's set would hide the live server
+    # for every later question of the zone (Deckard's iter_pcnamerec).
+    message = reply(
+        "www.example.com",
+        "A",
+        aa=True,
+        answer=["www.example.com. 300 IN A 10.20.30.40"],
+        authority=["example.com. 300 IN NS ns.example.com."],
+        additional=["ns.example.com. 300 IN A 1.2.3.55"],
+    )
+    result = classify_reply(message, n("www.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.ANSWER
+    assert [(str(rs[0].name), rs[0].rtype) for rs, _ in result.to_cache] == [
+        ("www.example.com.", RRType.A)
+    ]
     nx = reply(
         "nope.corp",
         "A",

@@ -283,11 +283,13 @@ def _classify(
     if data:
         # An answer that lacks only the AA bit is still the zone's data, as Unbound
         # and Knot Resolver take it (many servers forget AA), ranked below AA data
-        # so that an authoritative answer replaces it; what such a reply says in
-        # its authority section is not believed (`_authority_ns`).
+        # so that an authoritative answer replaces it. The NS set an answer carries
+        # in its authority section is not cached, AA or not: the delegation the
+        # resolver follows is the one a referral (or an NS question) gave, so a
+        # child that lists fewer servers than its parent cannot hide the others,
+        # and an answer cannot slip in new servers for its zone (Knot Resolver
+        # does not use them either).
         to_cache.extend(_rrsets_with_rank(data, answer_rank))
-        if Flag.AA in reply.flags or not authoritative:
-            to_cache.extend(_authority_ns(authority, bailiwick, reply, authoritative))
         if qtype == RRType.NS:
             to_cache.extend(_rrsets_with_rank(_glue(data, bailiwick, reply), Rank.ADDITIONAL))
         return Classification(
@@ -386,20 +388,6 @@ def _glue(ns: Iterable[Record], bailiwick: _Bailiwick, reply: Message) -> list[R
         for r in reply.additional
         if r.rtype in (RRType.A, RRType.AAAA) and r.name in names and r.name in bailiwick
     ]
-
-
-def _authority_ns(
-    authority: list[Record], bailiwick: _Bailiwick, reply: Message, authoritative: bool
-) -> list[tuple[tuple[Record, ...], Rank]]:
-    """The zone's own NS set that authoritative answers often carry, and its glue."""
-    ns = tuple(r for r in authority if r.rtype == RRType.NS and r.name == bailiwick.zone)
-    if not ns:
-        return []
-    # Only the NS set: the addresses an answer's additional section gives for it
-    # are the child's word, which must not stand beside or replace the parent's
-    # glue when servers are chosen (Knot Resolver does not use them either).
-    rank = Rank.AUTH_AUTHORITY if authoritative else Rank.AUTHORITY
-    return [(ns, rank)]
 
 
 def _rrsets_with_rank(
