@@ -268,6 +268,32 @@ def test_glueless_names_are_resolved_only_once_the_glued_servers_fail() -> None:
     assert ask(it) == Ask(n("example.com"), (HOST_NET, EXAMPLE), n("www.example.com"), A, IN)
 
 
+def test_an_in_zone_nameserver_known_as_an_alias_is_resolved_once_the_others_fail() -> None:
+    # ns.example.com's glue has expired, and the zone's other server fails. An
+    # in-zone name is normally only glue's to tell, but the cache knows it as an
+    # alias for a name outside the zone: that can be looked up without asking
+    # example.com (Deckard's iter_cname_cache).
+    s = with_example(setup(), "example.com. 86400 IN NS ns.example.com.")
+    s.put("ns.example.com. 3600 IN CNAME ns.example.net.", rank=Rank.ANSWER)
+    it = s.iteration("www.example.com")
+    assert ask(it) == Ask(n("example.com"), (EXAMPLE,), n("www.example.com"), A, IN)
+    s.servers.record_timeout(EXAMPLE, s.monotonic())
+    it.receive(timeouts(EXAMPLE))
+    assert resolve_step(it) == Resolve(
+        (n("ns.example.com"),), n("example.com"), ((n("www.example.com"), A),)
+    )
+
+
+def test_an_in_zone_nameserver_without_glue_or_alias_is_not_looked_up() -> None:
+    s = with_example(setup(), "example.com. 86400 IN NS ns.example.com.")
+    it = s.iteration("www.example.com")
+    assert ask(it) == Ask(n("example.com"), (EXAMPLE,), n("www.example.com"), A, IN)
+    s.servers.record_timeout(EXAMPLE, s.monotonic())
+    it.receive(timeouts(EXAMPLE))
+    # Nothing to resolve: the same server again, the next round.
+    assert ask(it) == Ask(n("example.com"), (EXAMPLE,), n("www.example.com"), A, IN)
+
+
 def test_a_name_already_being_resolved_up_the_path_is_not_asked_again() -> None:
     s = with_com(setup())
     s.delegate(

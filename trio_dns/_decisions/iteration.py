@@ -39,7 +39,7 @@ from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from .._wire.message import Message, Record
 from .._wire.name import ROOT, Name
 from .._wire.rdtypes.address import AAAA, A
-from .._wire.rdtypes.single_name import NS
+from .._wire.rdtypes.single_name import CNAME, NS
 from .._wire.rrset import covering, rrsets
 from .aggressive import AggressiveCache
 from .answer import Answer, TraceEvent, servfail
@@ -703,7 +703,7 @@ class Iteration:
             raise OutOfBudget(EdeCode.OTHER, "nameserver lookups nested too deeply")
         wanted = []
         for name in names:
-            if name.is_subdomain(zone):
+            if name.is_subdomain(zone) and not self._aliased_out_of(name, zone):
                 continue  # only glue could have told us; asking the zone itself would loop
             if any(name == asked for asked, _ in path):
                 continue  # already being resolved further up this chain: a cycle
@@ -722,6 +722,19 @@ class Iteration:
             ]
             wanted = wanted[: settings.max_glueless_per_delegation]
         return tuple(wanted)
+
+
+    def _aliased_out_of(self, name: Name, zone: Name) -> bool:
+        """Does the cache know `name` (a nameserver name inside `zone`) as an alias
+        for a name outside it? Then its address can be found without asking the
+        zone, whose servers are what failed (a CNAME there breaks RFC 2181 section
+        10.3, and happens)."""
+        ctx = self.context
+        cached = ctx.cache.get_rrset(name, RRType.CNAME, self.qclass, ctx.clock())
+        if cached is None:
+            return False
+        target = cached.records[0].rdata
+        return isinstance(target, CNAME) and not target.target.is_subdomain(zone)
 
 
 def _glue_for(glue: Sequence[Record], name: Name, rtype: RRType) -> tuple[Record, ...]:

@@ -175,49 +175,136 @@ class Resolver:
     def __attrs_post_init__(self) -> None:
         if self.clock is None:
             self.clock = getattr(self.transport, "clock", None) or time.time
-        clock = self.clock
-        anchors: Sequence[Record] = self.settings.trust_anchors or ()
-        insecure = tuple(self.settings.insecure_domains)
-        if self.root_hints is None:
-            from .._wire.root_data import root_hints, root_trust_anchors
+        # Unbound's defence when the unwanted-reply threshold is reached.
+        self._exchanger = Exchanger(self.transport, self.settings.exchange, self.flush)
+        self._assemble(self.settings, self.root_hints, self.local_zones)
 
-            self.root_hints = root_hints()
-            if self.settings.trust_anchors is None and not self.settings.forwarders:
+    def _assemble(
+        self,
+        settings: ResolverSettings,
+        root_hints: Sequence[Record] | None,
+        local_zones: Sequence[Zone],
+    ) -> None:
+        """Make what follows from the settings, the root hints and the local zones.
+
+        Everything is built before anything is replaced, so a failure changes
+        nothing. The cache, the server selection, the exchanger's memories and
+        the statistics are kept; so are the validator's learnt keys and the
+        aggressive cache's ranges while what they depend on stays the same.
+        Resolutions under way keep the context they started with."""
+        clock = self.clock
+        assert clock is not None
+        anchors: Sequence[Record] = settings.trust_anchors or ()
+        insecure = tuple(settings.insecure_domains)
+        if root_hints is None:
+            from .._wire.root_data import root_hints as iana_hints
+            from .._wire.root_data import root_trust_anchors
+
+            root_hints = iana_hints()
+            if settings.trust_anchors is None and not settings.forwarders:
                 # IANA's keys vouch for IANA's root. Upstream resolvers that strip
                 # DNSSEC, and the private names forwarded to them, would all be
                 # bogus: forwarding is validated only with explicit anchors.
                 anchors = root_trust_anchors()
-                insecure += tuple(zone for zone, _ in self.settings.forward_zones)
-        self._validator = Validator(
-            tuple(anchors) if self.settings.dnssec else (),
+                insecure += tuple(zone for zone, _ in settings.forward_zones)
+        validator = Validator(
+            tuple(anchors) if settings.dnssec else (),
             clock,
             insecure,
-            self.settings.nsec3_max_iterations,
+            settings.nsec3_max_iterations,
         )
-        # Unbound's defence when the unwanted-reply threshold is reached.
-        self._exchanger = Exchanger(self.transport, self.settings.exchange, self.flush)
-        self._edns = Edns(payload=self.settings.edns_payload, dnssec_ok=self._validator.active)
-        hint_ns, hint_addresses = hint_records(self.root_hints, self.settings.port)
+        old: Validator | None = getattr(self, "_validator", None)
+        if old is not None and (old.anchors, old.insecure_domains, old.nsec3_max_iterations) == (
+            validator.anchors,
+            validator.insecure_domains,
+            validator.nsec3_max_iterations,
+        ):
+            validator = old
+        hint_ns, hint_addresses = hint_records(root_hints, settings.port)
         if not hint_ns:
             raise DNSError("the root hints name no root nameservers")
+        aggressive: AggressiveCache | None = None
+        if settings.aggressive_nsec and validator.active:
+            context: Context | None = getattr(self, "_context", None)
+            aggressive = None if context is None else context.aggressive
+            if aggressive is None or (aggressive.max_iterations, aggressive.insecure_domains) != (
+                settings.nsec3_max_iterations,
+                validator.insecure_domains,
+            ):
+                aggressive = AggressiveCache(
+                    max_iterations=settings.nsec3_max_iterations,
+                    insecure_domains=validator.insecure_domains,
+                )
         self._context = Context(
             self.cache,
-            self.settings,
+            settings,
             self.servers,
-            self.local_zones,
+            local_zones,
             hint_ns,
             hint_addresses,
-            tuple(r for r in self.root_hints if isinstance(r.rdata, A | AAAA)),
+            tuple(r for r in root_hints if isinstance(r.rdata, A | AAAA)),
             clock,
             trio.current_time,
             self.stats,
-            AggressiveCache(
-                max_iterations=self.settings.nsec3_max_iterations,
-                insecure_domains=self._validator.insecure_domains,
-            )
-            if self.settings.aggressive_nsec and self._validator.active
-            else None,
+            aggressive,
         )
+        self._validator = validator
+        self._edns = Edns(payload=settings.edns_payload, dnssec_ok=validator.active)
+        self._exchanger.settings = settings.exchange
+        self.settings, self.root_hints, self.local_zones = settings, root_hints, local_zones
+
+    def reconfigure(
+        self,
+        settings: ResolverSettings,
+        *,
+        root_hints: Sequence[Record] | None = None,
+        local_zones: Sequence[Zone] = (),
+    ) -> None:
+        """Serve with new settings, root hints (None: IANA's) and local zones from
+        the next question on, keeping the cache and what was learnt of servers.
+        Raises DNSError, and changes nothing, if the hints name no root server."""
+        self._assemble(settings, root_hints, local_zones)
+
+    # -- for operators (`trio-dns control`) -----------------------------------------
+
+    def flush_name(self, name: Name, rtype: RRType | None = None) -> int:
+        """Forget what is cached at `name` (of `rtype` only, if given); how many
+        entries went. Replies made from the cache go too (`on_flush`)."""
+        removed = self.cache.remove_name(name, rtype)
+        self._flushed()
+        return removed
+
+    def flush_zone(self, zone: Name) -> int:
+        """Forget everything cached at `zone` and below it; how many entries went."""
+        removed = self.cache.remove_subtree(zone)
+        self._flushed()
+        return removed
+
+    def flush_infra(self, address: Address | None = None) -> int:
+        """Forget what was learnt of `address` (or every server): smoothed RTT,
+        failures, lameness, no EDNS, no 0x20. How many memories went."""
+        no_edns, no_caps = self._exchanger.forget(address)
+        return self.servers.forget(address) + no_edns + no_caps
+
+    def upstreams_for(self, name: Name) -> tuple[Name, tuple[Address, ...]] | None:
+        """The forward zone and upstream resolvers that `name` is sent to, if any."""
+        return self._context.upstreams_for(name)
+
+    @property
+    def root_ns(self) -> tuple[Record, ...]:
+        """The root NS set of the hints (before priming replaces it in the cache)."""
+        return self._context.hint_ns
+
+    def server_memory(self, address: Address) -> tuple[bool, bool]:
+        """Whether `address` is remembered as refusing EDNS, and as not echoing case."""
+        return self._exchanger.edns_refused(address), not self._exchanger.echoes_case(address)
+
+    def _flushed(self) -> None:
+        # Validated denial ranges can prove a flushed name away: they go too.
+        if self._context.aggressive is not None:
+            self._context.aggressive.flush()
+        for hook in self._on_flush:
+            hook()
 
     @property
     def exchange_stats(self) -> ExchangeStats:
