@@ -310,6 +310,44 @@ class Cache:
         self._drop(key)
         return True
 
+    def remove_name(
+        self, name: Name, rtype: RRType | None = None, rclass: RRClass = RRClass.IN
+    ) -> int:
+        """Forget what is cached at `name` (not below it): every entry there, or with
+        `rtype` that type's RRset or NODATA entry. The name's NXDOMAIN goes either
+        way, since it answers every type. How many entries went."""
+        doomed = [
+            key
+            for key in self._entries
+            if key[0] == name
+            and key[2] == rclass
+            and (rtype is None or key[1] in (rtype, _NXDOMAIN))
+        ]
+        for key in doomed:
+            self._drop(key)
+        return len(doomed)
+
+    def remove_subtree(self, name: Name, rclass: RRClass = RRClass.IN) -> int:
+        """Forget every entry at `name` and below it (a zone, and whatever was
+        cached from the zones it delegates to). How many entries went."""
+        doomed = [key for key in self._entries if key[2] == rclass and key[0].is_subdomain(name)]
+        for key in doomed:
+            self._drop(key)
+        return len(doomed)
+
+    def dump(self, now: float) -> list[CachedRRset | NegativeEntry]:
+        """Every unexpired entry, least recently used first, its TTLs counted down.
+
+        A snapshot, for operators: it counts no hit and moves nothing in the LRU
+        order, and the list is made at once, so the cache may change while the
+        caller goes through it."""
+        out: list[CachedRRset | NegativeEntry] = []
+        for entry in self._entries.values():
+            ttl = _remaining(entry.expires, now)
+            if ttl >= 1:
+                out.append(entry.view(ttl))
+        return out
+
     # -- positive data -------------------------------------------------------------
 
     def put_rrset(

@@ -54,6 +54,19 @@ class ServerSelection:
             info = self._servers[address] = ServerInfo()
         return info
 
+    def known(self, address: Address) -> ServerInfo | None:
+        """What is remembered of `address`, if anything (unlike `info`, adds nothing)."""
+        return self._servers.get(address)
+
+    def forget(self, address: Address | None = None) -> int:
+        """Forget what was learnt of `address` (RTT, failures, hold-down, lameness),
+        or of every address; it starts again as never tried. How many went."""
+        if address is None:
+            count = len(self._servers)
+            self._servers.clear()
+            return count
+        return 0 if self._servers.pop(address, None) is None else 1
+
     def is_held_down(self, address: Address, now: float) -> bool:
         info = self._servers.get(address)
         return info is not None and info.held_until > now

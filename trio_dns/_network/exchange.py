@@ -127,6 +127,17 @@ class ServerMemory:
         self._addresses.move_to_end(address)  # type: ignore[arg-type]
         return True
 
+    def discard(self, address: Address | None = None) -> int:
+        """Forget `address`, or every address; how many went."""
+        if address is None:
+            count = len(self._addresses)
+            self._addresses.clear()
+            return count
+        if address not in self._addresses:
+            return 0
+        del self._addresses[address]
+        return 1
+
     def add(self, address: Address) -> None:
         self._addresses[address] = None
         self._addresses.move_to_end(address)
@@ -194,6 +205,11 @@ class Exchanger:
     def echoes_case(self, address: Address) -> bool:
         """False for a server found to answer without our case (asked without 0x20)."""
         return address not in self._no_caps
+
+    def forget(self, address: Address | None = None) -> tuple[int, int]:
+        """Forget that `address` (or any server) refuses EDNS or does not echo case:
+        it is asked with both again. How many no-EDNS and no-0x20 entries went."""
+        return self._no_edns.discard(address), self._no_caps.discard(address)
 
     @property
     def remembered(self) -> tuple[int, int]:

@@ -341,6 +341,14 @@ class Server:
         """Stop accepting queries; `serve` returns once those in flight are answered."""
         self._stop.set()
 
+    def reconfigure(self, settings: ServerSettings) -> None:
+        """Serve with `settings` from the next query on (the next connection, for a
+        TCP connection's limits). The addresses listened on stay as they are: they
+        are bound. Replies encoded under the old settings and local zones go."""
+        self.settings = attrs.evolve(settings, listen=self.settings.listen)
+        self._allowed.clear()
+        self.answers.clear()
+
     # -- listening -------------------------------------------------------------------
 
     async def serve(
@@ -456,12 +464,13 @@ class Server:
     async def _udp_loop(self, sock: socket.socket, work: trio.Nursery) -> None:
         recvfrom = sock.recvfrom
         sendto = sock.sendto
-        # Decided once per loop, so that the query log costs nothing when off.
-        handle = self._handle_logged if self.settings.query_log else self._handle
         batch = self.settings.batch
         stats = self.stats
         while True:
             await trio.lowlevel.wait_readable(sock)
+            # Decided once per wakeup, so that the query log costs nothing when off
+            # and a reload can turn it on.
+            handle = self._handle_logged if self.settings.query_log else self._handle
             for _ in range(batch):
                 try:
                     data, source = recvfrom(_RECV_SIZE)
