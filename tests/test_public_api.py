@@ -16,9 +16,12 @@ EXPECTED = {
     # errors
     "DNSError", "MalformedMessage", "InvalidName", "InvalidRdata", "UnknownType", "ZoneFileError",
     "ExchangeError", "QueryTimeout",
+    "ResolutionError", "NoSuchName", "NoData", "ResolutionFailed", "BogusAnswer",
+    "ResolutionTimeout",
     # resolution
     "resolve", "Resolver", "ResolverSettings", "Answer", "TraceEvent", "Cache", "CacheStats", "Rank", "NegativeKind", "Validation", "Exchanger", "ExchangeStats",
     "StubResolver", "Transport", "SocketTransport", "Zone",
+    "SystemResolver", "SystemConfig", "system_resolver", "addresses", "reverse",
     # serving
     "Server", "ServerSettings", "ServerStats",
 }  # fmt: skip

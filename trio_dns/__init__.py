@@ -13,6 +13,13 @@ from ._decisions.answer import TraceEvent as TraceEvent
 from ._decisions.authority import Zone as Zone
 from ._decisions.cache import Cache as Cache
 from ._decisions.cache import CacheStats as CacheStats
+from ._decisions.resolution_errors import BogusAnswer as BogusAnswer
+from ._decisions.resolution_errors import NoData as NoData
+from ._decisions.resolution_errors import NoSuchName as NoSuchName
+from ._decisions.resolution_errors import ResolutionError as ResolutionError
+from ._decisions.resolution_errors import ResolutionFailed as ResolutionFailed
+from ._decisions.resolution_errors import ResolutionTimeout as ResolutionTimeout
+from ._decisions.resolv_conf import SystemConfig as SystemConfig
 from ._errors import DNSError as DNSError
 from ._errors import InvalidName as InvalidName
 from ._errors import InvalidRdata as InvalidRdata
@@ -80,11 +87,15 @@ if _typing.TYPE_CHECKING:
     from ._network.exchange import ExchangeError as ExchangeError
     from ._network.exchange import Exchanger as Exchanger
     from ._network.exchange import ExchangeStats as ExchangeStats
+    from ._network.lookups import addresses as addresses
+    from ._network.lookups import reverse as reverse
     from ._network.resolver import Resolver as Resolver
     from ._network.resolver import ResolverSettings as ResolverSettings
     from ._network.resolver import resolve as resolve
     from ._network.stub import QueryTimeout as QueryTimeout
     from ._network.stub import StubResolver as StubResolver
+    from ._network.system import SystemResolver as SystemResolver
+    from ._network.system import system_resolver as system_resolver
     from ._network.transport import SocketTransport as SocketTransport
     from ._network.transport import Transport as Transport
     from ._server.server import Server as Server
@@ -95,6 +106,8 @@ _LAZY = {
     "ExchangeError": "._network.exchange",
     "Exchanger": "._network.exchange",
     "ExchangeStats": "._network.exchange",
+    "addresses": "._network.lookups",
+    "reverse": "._network.lookups",
     "Resolver": "._network.resolver",
     "ResolverSettings": "._network.resolver",
     "resolve": "._network.resolver",
@@ -103,6 +116,8 @@ _LAZY = {
     "ServerStats": "._server.server",
     "QueryTimeout": "._network.stub",
     "StubResolver": "._network.stub",
+    "SystemResolver": "._network.system",
+    "system_resolver": "._network.system",
     "SocketTransport": "._network.transport",
     "Transport": "._network.transport",
 }

@@ -1,6 +1,16 @@
-"""What a resolution produces: `Answer`, and the trace of how it was found."""
+"""What a resolution produces: `Answer`, and the trace of how it was found.
+
+An `Answer` is a value, whatever the outcome: NXDOMAIN and SERVFAIL are answers a
+server passes on. For programs it also reads as a result: iterating it gives the
+rdata of the type asked for (`for a in answer: print(a.address)`),
+`canonical_name` is where the CNAME/DNAME chain ended, `expires` when it stops
+being true, and `raise_for_status()` turns every outcome without data into an
+exception (`resolution_errors.py`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import attrs
 
@@ -10,6 +20,16 @@ from .._wire.edns import ExtendedError
 from .._wire.enums import EdeCode, Rcode, RRClass, RRType
 from .._wire.message import Record
 from .._wire.name import Name
+from .._wire.rdata import Rdata
+from .._wire.rdtypes.single_name import CNAME, DNAME
+from .resolution_errors import (
+    BOGUS_CODES,
+    BogusAnswer,
+    NoData,
+    NoSuchName,
+    ResolutionFailed,
+    ResolutionTimeout,
+)
 
 
 @attrs.frozen
@@ -68,10 +88,70 @@ class Answer:
     # For negative answers and wildcard expansions: the NSEC/NSEC3 records that
     # prove them, their RRSIGs and the SOA's RRSIG (the authority section for DO).
     proof: tuple[Record, ...] = ()
+    # Failed for want of time: the resolver's deadline or the caller's lifetime
+    # ran out, or every server stayed silent.
+    timed_out: bool = False
+    # Wall-clock seconds since 1970 when this answer stops being true (the
+    # resolution's time plus `ttl`); None when not resolved by a Resolver.
+    expires: float | None = None
 
     @property
     def failed(self) -> bool:
         return self.rcode == Rcode.SERVFAIL
+
+    @property
+    def validated(self) -> bool:
+        """DNSSEC proved this answer (SECURE): what a server signals with AD."""
+        return self.validation is Validation.SECURE
+
+    @property
+    def canonical_name(self) -> Name:
+        """The name the data is at: `qname` after the CNAMEs and DNAMEs of the answer."""
+        name = self.qname
+        # Bounded: each record is used at most once, so a loop in the chain ends.
+        unused = list(self.records)
+        progress = True
+        while progress:
+            progress = False
+            for record in unused:
+                rdata = record.rdata
+                if isinstance(rdata, CNAME) and record.name == name:
+                    name = rdata.target
+                elif (
+                    isinstance(rdata, DNAME)
+                    and name != record.name
+                    and name.is_subdomain(record.name)
+                ):
+                    prefix = name.labels[: len(name.labels) - len(record.name.labels)]
+                    name = rdata.target.concatenate(prefix)
+                else:
+                    continue
+                unused.remove(record)
+                progress = True
+                break
+        return name
+
+    def __iter__(self) -> Iterator[Rdata]:
+        """The rdata of the records of the type asked for, as dnspython's answers give."""
+        return iter([record.rdata for record in self.rrset()])
+
+    def raise_for_status(self) -> Answer:
+        """This answer if it has data of the type asked for; else raise NoSuchName,
+        NoData, BogusAnswer, ResolutionTimeout or ResolutionFailed (all
+        ResolutionError), carrying the answer and its Extended DNS Error."""
+        if self.rcode == Rcode.NOERROR:
+            if self.rrset():
+                return self
+            raise NoData(self)
+        if self.rcode == Rcode.NXDOMAIN:
+            raise NoSuchName(self)
+        if self.validation is Validation.BOGUS or (
+            self.error is not None and self.error.info_code in BOGUS_CODES
+        ):
+            raise BogusAnswer(self)
+        if self.timed_out:
+            raise ResolutionTimeout(self)
+        raise ResolutionFailed(self)
 
     def rrset(self, rtype: RRType | None = None) -> tuple[Record, ...]:
         """The records of the wanted type (the chain's end), without the CNAMEs."""
@@ -97,6 +177,8 @@ def servfail(
     code: EdeCode,
     text: str,
     validation: Validation = Validation.INDETERMINATE,
+    *,
+    timed_out: bool = False,
 ) -> Answer:
     return Answer(
         qname,
@@ -105,4 +187,5 @@ def servfail(
         Rcode.SERVFAIL,
         error=ExtendedError(code, text),
         validation=validation,
+        timed_out=timed_out,
     )

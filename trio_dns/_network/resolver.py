@@ -40,6 +40,7 @@ traces follow Trio's clock.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -79,7 +80,7 @@ from .._decisions.servers import ServerSelection
 from .._decisions.validation import BOGUS_TTL, Validator, Verdict
 from .._errors import DNSError, UnknownType
 from .._trust import NegativeKind, Rank, Validation
-from .._wire.edns import Edns
+from .._wire.edns import Edns, EdnsOption, ExtendedError
 from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from .._wire.message import Message, Record
 from .._wire.name import ROOT, Name
@@ -87,6 +88,7 @@ from .._wire.rdtypes.address import AAAA, A
 from .._wire.rdtypes.nsec import NSEC
 from .._wire.rdtypes.single_name import CNAME
 from .exchange import Exchanger, ExchangeSettings, ExchangeStats
+from .lifetime import check_lifetime, within_lifetime
 from .race import RaceFailed, race
 from .transport import Address, SocketTransport, Transport
 
@@ -332,6 +334,18 @@ class Resolver:
 
     # -- the public entry points -------------------------------------------------
 
+    @classmethod
+    def from_system(
+        cls, resolv_conf: str | os.PathLike[str] = "/etc/resolv.conf", *, port: int = 53
+    ) -> Resolver:
+        """The system's stub resolver (`SystemResolver`): resolv.conf's nameservers,
+        search list and options, read now; if it names no nameserver, recursion
+        from the root servers, with a warning logged. `port`: the nameservers'."""
+        # Here, not at the top: system.py builds on this module.
+        from .system import SystemResolver
+
+        return SystemResolver.from_file(resolv_conf, port=port)
+
     async def resolve(
         self,
         name: Name | str,
@@ -340,17 +354,24 @@ class Resolver:
         *,
         trace: bool = False,
         cd: bool = False,
+        lifetime: float | None = None,
     ) -> Answer:
-        """Resolve a question. Failure is an Answer with SERVFAIL and a reason;
-        an invalid name or type raises DNSError.
+        """Resolve a question. Failure is an Answer with SERVFAIL and a reason
+        (`answer.raise_for_status()` raises instead); an invalid name or type
+        raises DNSError.
 
         With `cd` (the client's Checking Disabled bit) the answer is not validated:
-        bogus data is returned, and `validation` is INDETERMINATE."""
+        bogus data is returned, and `validation` is INDETERMINATE. `lifetime`
+        bounds this call in seconds, as the `deadline` setting bounds every call."""
         qname = Name.make(name)
         rtype = RRType.make(qtype)
         rclass = RRClass.make(qclass)
         if rtype in _REFUSED_TYPES:
             raise UnknownType(f"{rtype.name} cannot be resolved recursively")
+        if lifetime is not None:
+            check_lifetime(lifetime)
+            again = self.resolve(qname, rtype, rclass, trace=trace, cd=cd)
+            return await within_lifetime(lifetime, again, qname, rtype, rclass)
         self.stats.questions += 1
         if rtype == RRType.ANY and self.settings.deny_any:
             return denied_any(qname, rclass)
@@ -417,6 +438,7 @@ class Resolver:
                 qclass,
                 EdeCode.NO_REACHABLE_AUTHORITY,
                 f"no answer within the {self.settings.deadline:g} s deadline",
+                timed_out=True,
             )
         needs_validation = (
             self.validating
@@ -436,14 +458,14 @@ class Resolver:
                 qclass,
                 EdeCode.NO_REACHABLE_AUTHORITY,
                 f"no validated answer within the {self.settings.deadline:g} s deadline",
+                timed_out=True,
             )
         elif answer.from_cache and not answer.failed:
             self._count_verdict(answer.validation)
         if answer.rcode == Rcode.SERVFAIL:
             self.stats.servfails += 1
-        if work.trace is not None:
-            answer = attrs.evolve(answer, trace=tuple(work.trace))
-        return answer
+        trace_events = () if work.trace is None else tuple(work.trace)
+        return attrs.evolve(answer, trace=trace_events, expires=self.now() + answer.ttl)
 
     @staticmethod
     async def _guarded(
@@ -455,7 +477,7 @@ class Resolver:
         except OutOfBudget as exc:
             return servfail(qname, qtype, qclass, exc.code, exc.text)
         except (NoServers, Unreachable, RaceFailed) as exc:
-            return servfail(qname, qtype, qclass, EdeCode.NO_REACHABLE_AUTHORITY, str(exc))
+            return _unreachable(qname, qtype, qclass, exc)
 
     # -- driving one Iteration ------------------------------------------------------
 
@@ -583,7 +605,8 @@ class Resolver:
             if result.outcome == Outcome.SERVER_ERROR:
                 self.stats.server_errors += 1
                 servers.record_failure(address, trio.current_time())
-                raise _Unusable(f"{address[0]}: {result.reason}")
+                ede = reply.edns.option(ExtendedError) if reply.edns and step.forward else None
+                raise _Unusable(f"{address[0]}: {result.reason}", ede)
             servers.record_success(address, rtt)
             return result
 
@@ -785,6 +808,27 @@ class _Lookup:
 
 class _Unusable(DNSError):
     """A reply that means this server cannot help (lame, SERVFAIL, ...)."""
+
+    def __init__(self, text: str, ede: EdnsOption | None = None) -> None:
+        super().__init__(text)
+        self.ede = ede  # a forwarder's Extended DNS Error: its reason for failing
+
+
+def _unreachable(
+    qname: Name, qtype: RRType, qclass: RRClass, exc: NoServers | Unreachable | RaceFailed
+) -> Answer:
+    """SERVFAIL for a question no server could answer: with a forwarder's own
+    reason if it gave one (its validator's verdict, say), and `timed_out` if every
+    server stayed silent."""
+    errors = () if isinstance(exc, NoServers) else tuple(exc.errors)
+    for _, error in errors:
+        if isinstance(error, _Unusable) and isinstance(error.ede, ExtendedError):
+            text = error.ede.extra_text or str(exc)
+            return servfail(qname, qtype, qclass, error.ede.info_code, text)
+    silent = bool(errors) and all(isinstance(error, trio.TooSlowError) for _, error in errors)
+    return servfail(
+        qname, qtype, qclass, EdeCode.NO_REACHABLE_AUTHORITY, str(exc), timed_out=silent
+    )
 
 
 _default: Resolver | None = None
