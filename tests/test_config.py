@@ -20,7 +20,10 @@ from trio_dns._config import (
     ServeConfig,
     parse_listen_address,
 )
-from trio_dns._server.server import DEFAULT_LISTEN, LOOPBACK
+from trio_dns._decisions.cache import Cache
+from trio_dns._network.exchange import ExchangeSettings
+from trio_dns._network.resolver import ResolverSettings
+from trio_dns._server.server import DEFAULT_LISTEN, LOOPBACK, ServerSettings
 
 HINTS = """\
 .        3600000 IN NS a.root.
@@ -155,7 +158,10 @@ def test_serve_prints_the_deprecation_as_one_line(tmp_path: Path) -> None:
         ('listn = ["127.0.0.1:53"]', "unknown key 'listn'"),
         ('cache_size = "abc"', "'cache_size' must be a positive integer, not 'abc'"),
         ("cache_size = 0", "'cache_size' must be a positive integer, not 0"),
-        ("max_ttl = true", "'max_ttl' must be a TTL in seconds (0 or more), not True"),
+        ("max_ttl = true", "'max_ttl' must be a TTL in seconds (1 or more), not True"),
+        ("max_ttl = 0", "'max_ttl' must be a TTL in seconds (1 or more), not 0"),
+        ("edns_payload = 100", "'edns_payload' must be a payload size in bytes (512 to 65535)"),
+        ("cache_bytes = -1", "'cache_bytes' must be a number of bytes (0 or more), not -1"),
         ('listen = ["localhost:53"]', "'listen' must be a list of ADDR:PORT addresses"),
         ('listen = ["127.0.0.1:99999"]', "'listen' must be a list of ADDR:PORT addresses"),
         ('allow = ["10.0.0.0/33"]', "'allow' must be a list of CIDR networks"),
@@ -272,3 +278,59 @@ def test_dnssec_settings_reach_the_resolver(tmp_path: Path) -> None:
     assert not parse("--no-dnssec").resolver_settings().dnssec
     # No anchor given: the resolver decides (IANA's with IANA's hints).
     assert parse().resolver_settings().trust_anchors is None
+
+
+# Library settings no key gives as it is, and why. Every other attribute of the
+# settings classes must be some key's `of` in _OPTIONS.
+NOT_KEYS = {
+    # Records read from the trust_anchor file.
+    (ResolverSettings, "trust_anchors"),
+    # Built from their own keys (case_randomisation..., private_address).
+    (ResolverSettings, "exchange"),
+    (ExchangeSettings, "rebinding"),
+    # Set in each process of --workers, which share the ports.
+    (ServerSettings, "reuse_port"),
+}
+LIBRARY = [ResolverSettings, ExchangeSettings, ServerSettings, Cache]
+WIRED = {key: option.of for key, option in _OPTIONS.items() if option.of is not None}
+
+
+def _built(config: ServeConfig, cls: type) -> object:
+    if cls is ResolverSettings:
+        return config.resolver_settings()
+    if cls is ExchangeSettings:
+        return config.exchange_settings()
+    if cls is ServerSettings:
+        return config.server_settings()
+    return config.cache()
+
+
+@pytest.mark.parametrize("cls", LIBRARY, ids=lambda cls: cls.__name__)
+def test_every_library_setting_is_reachable_from_the_config(cls: type) -> None:
+    settings = {(cls, field.name) for field in attrs.fields(cls) if field.init}
+    missing = settings - set(WIRED.values()) - NOT_KEYS
+    assert not missing, (
+        "no key in trio_dns/_config.py's _OPTIONS has of=(class, attribute) for "
+        f"{sorted(name for _, name in missing)}"
+    )
+
+
+@pytest.mark.parametrize(("key", "target"), WIRED.items(), ids=list(WIRED))
+def test_each_setting_reaches_the_library_and_its_default_is_the_librarys(
+    key: str, target: tuple[type, str]
+) -> None:
+    cls, name = target
+    assert cls in LIBRARY
+    library_default = attrs.fields_dict(cls)[name].default
+    assert attrs.fields_dict(ServeConfig)[key].default == library_default
+    assert getattr(_built(parse(), cls), name) == library_default
+    flag = key.replace("_", "-")
+    if isinstance(library_default, bool):
+        value: object = not library_default
+        config = parse(f"--{flag}" if value else f"--no-{flag}")
+    elif isinstance(library_default, int | float):
+        value = library_default + 1
+        config = parse(f"--{flag}", str(value))
+    else:
+        return  # lists of addresses and names: tested with their own keys
+    assert getattr(_built(config, cls), name) == value

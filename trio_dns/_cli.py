@@ -381,7 +381,6 @@ async def _run_serve(args: argparse.Namespace) -> int:
 
     from ._address import format_address
     from ._config import ServeConfig
-    from ._decisions.cache import Cache
     from ._network.resolver import Resolver
     from ._network.transport import SocketTransport, Transport
     from ._server.server import Server
@@ -407,7 +406,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     resolver = Resolver(
         root_hints=hints,
         transport=transport,
-        cache=Cache(max_entries=config.cache_size, max_ttl=config.max_ttl, min_ttl=config.min_ttl),
+        cache=config.cache(),
         settings=config.resolver_settings(),
         local_zones=config.zones,
     )

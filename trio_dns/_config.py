@@ -28,13 +28,16 @@ from typing import Any
 
 import attrs
 
-from ._address import Address, normalize_address
+from ._address import Address, format_address, normalize_address
+from ._decisions.access import Action, parse_rule
 from ._decisions.authority import Zone
+from ._decisions.cache import Cache
+from ._decisions.local_zones import local_zones, read_local_data
 from ._decisions.rebinding import Rebinding, parse_private_addresses
 from ._errors import DNSError, InvalidName
 from ._network.exchange import ExchangeSettings
 from ._network.resolver import ResolverSettings
-from ._server.server import DEFAULT_LISTEN, LOOPBACK, Network, ServerSettings
+from ._server.server import Network, ServerSettings
 from ._wire.enums import RRType
 from ._wire.message import Record
 from ._wire.name import ROOT, Name
@@ -61,44 +64,81 @@ class _Bad(Exception):
         self.item = item
 
 
+def _default(cls: type, name: str) -> Any:
+    """The default of a library setting, so that it is written down once, there."""
+    return attrs.fields_dict(cls)[name].default
+
+
+_R, _X, _S = ResolverSettings, ExchangeSettings, ServerSettings
+
+
 @attrs.frozen
 class ServeConfig:
-    """Every setting of `trio-dns serve` (see `_OPTIONS` for their meaning)."""
+    """Every setting of `trio-dns serve` (see `_OPTIONS` for their meaning).
 
-    listen: tuple[Address, ...] = DEFAULT_LISTEN
-    allow: tuple[Network, ...] = LOOPBACK
+    Where a setting is the library's, its default is the library's: the settings
+    class (ResolverSettings, ExchangeSettings, ServerSettings, Cache) states it."""
+
+    listen: tuple[Address, ...] = _default(_S, "listen")
+    allow: tuple[Network, ...] = _default(_S, "allow")
     root_hints: Path | None = None
     trust_anchor: Path | None = None
     sandbox: bool = False
-    ipv4: bool = True
-    ipv6: bool = True
-    qname_minimisation: bool = True
-    upstream_port: int = 53
-    cache_size: int = 100_000
-    max_ttl: int = 86400
-    min_ttl: int = 0
-    deadline: float = 10.0
-    max_in_flight: int = 1000
-    max_tcp_connections: int = 128
-    tcp_idle_timeout: float = 10.0
-    tcp_send_timeout: float = 5.0
-    tcp_lifetime: float = 120.0
-    grace_period: float = 5.0
+    workers: int = 1
+    ipv4: bool = _default(_R, "use_ipv4")
+    ipv6: bool = _default(_R, "use_ipv6")
+    qname_minimisation: bool = _default(_R, "qname_minimisation")
+    upstream_port: int = _default(_R, "port")
+    cache_size: int = _default(Cache, "max_entries")
+    cache_bytes: int = _default(Cache, "max_bytes")
+    max_ttl: int = _default(Cache, "max_ttl")
+    min_ttl: int = _default(Cache, "min_ttl")
+    max_negative_ttl: int = _default(Cache, "max_negative_ttl")
+    negative_ttl_without_soa: int = _default(Cache, "no_soa_negative_ttl")
+    deadline: float = _default(_R, "deadline")
+    max_in_flight: int = _default(_S, "max_in_flight")
+    max_tcp_connections: int = _default(_S, "max_tcp_connections")
+    max_tcp_queries: int = _default(_S, "max_tcp_queries")
+    tcp_idle_timeout: float = _default(_S, "tcp_idle_timeout")
+    tcp_send_timeout: float = _default(_S, "tcp_send_timeout")
+    tcp_lifetime: float = _default(_S, "tcp_lifetime")
+    grace_period: float = _default(_S, "grace_period")
+    max_udp_payload: int = _default(_S, "max_udp_payload")
+    answer_cache_entries: int = _default(_S, "answer_cache_entries")
+    udp_batch: int = _default(_S, "batch")
     log_level: str = "warning"
-    forward: tuple[Address, ...] = ()
-    forward_zone: tuple[tuple[Name, tuple[Address, ...]], ...] = ()
+    forward: tuple[Address, ...] = _default(_R, "forwarders")
+    forward_zone: tuple[tuple[Name, tuple[Address, ...]], ...] = _default(_R, "forward_zones")
     zone: tuple[Path, ...] = ()
     metrics: Address | None = None
-    query_log: bool = False
-    dnssec: bool = True
-    insecure_domain: tuple[Name, ...] = ()
-    max_queries: int = 32
-    deny_any: bool = False
-    aggressive_nsec: bool = True
-    case_randomisation: bool = True
-    unwanted_reply_threshold: int = 10_000_000
+    query_log: bool = _default(_S, "query_log")
+    dnssec: bool = _default(_R, "dnssec")
+    insecure_domain: tuple[Name, ...] = _default(_R, "insecure_domains")
+    nsec3_max_iterations: int = _default(_R, "nsec3_max_iterations")
+    edns_payload: int = _default(_R, "edns_payload")
+    max_queries: int = _default(_R, "max_queries")
+    max_referrals: int = _default(_R, "max_referrals")
+    max_chain: int = _default(_R, "max_chain")
+    max_glueless_per_delegation: int = _default(_R, "max_glueless_per_delegation")
+    max_glueless_depth: int = _default(_R, "max_glueless_depth")
+    server_rounds: int = _default(_R, "rounds")
+    deny_any: bool = _default(_R, "deny_any")
+    aggressive_nsec: bool = _default(_R, "aggressive_nsec")
+    case_randomisation: bool = _default(_X, "case_randomisation")
+    unwanted_reply_threshold: int = _default(_X, "unwanted_reply_threshold")
+    max_remembered_servers: int = _default(_X, "max_servers")
     private_address: tuple[Network, ...] = ()
     private_domain: tuple[Name, ...] = ()
+    # Policy (docs/07-operating.md, "Policy").
+    local_zone_defaults: bool = True
+    no_default_zone: tuple[Name, ...] = ()
+    local_data: tuple[Record, ...] = ()
+    access_control: tuple[tuple[Network, Action], ...] = _default(_S, "access_control")
+    ip_ratelimit: int = _default(_S, "ip_ratelimit")
+    ip_ratelimit_slip: int = _default(_S, "ip_ratelimit_slip")
+    ratelimit: int = _default(_R, "ratelimit")
+    control: bool = True
+    control_socket: Path | None = None
     # Read from the files named above by `load`.
     hints: tuple[Record, ...] | None = attrs.field(default=None, repr=False)
     anchors: tuple[Record, ...] = attrs.field(default=(), repr=False)
@@ -116,6 +156,12 @@ class ServeConfig:
                 values[key] = _convert(key, given, f"--{key.replace('_', '-')}", text=True)
         config = cls(**values)
         config._check()
+        try:
+            # The library's own checks too, before anything starts.
+            config.cache()
+            config.server_settings()
+        except ValueError as exc:
+            raise ConfigError(_one_line(str(exc))) from None
         return attrs.evolve(
             config,
             hints=config._read_hints(),
@@ -174,23 +220,31 @@ class ServeConfig:
                     f"{path}: zone {zone.origin} is already served from {zones[zone.origin][0]}"
                 )
             zones[zone.origin] = (path, zone)
-        return tuple(zone for _, zone in zones.values())
+        try:
+            return local_zones(
+                tuple(zone for _, zone in zones.values()),
+                self.local_data,
+                defaults=self.local_zone_defaults,
+                # A root of the operator's own: its namespace is theirs.
+                public_root=self.root_hints is None,
+                no_default=self.no_default_zone,
+                forward_zones=[zone for zone, _ in self.forward_zone],
+            )
+        except ValueError as exc:  # a local_data SOA where its zone has one
+            raise ConfigError(f"local_data: {_one_line(str(exc))}") from None
+
+    def _library(self, cls: type) -> dict[str, Any]:
+        """The settings of `cls` given by keys as they are, by attribute name."""
+        return {
+            option.of[1]: getattr(self, key)
+            for key, option in _OPTIONS.items()
+            if option.of is not None and option.of[0] is cls
+        }
 
     def resolver_settings(self) -> ResolverSettings:
         return ResolverSettings(
-            qname_minimisation=self.qname_minimisation,
-            use_ipv4=self.ipv4,
-            use_ipv6=self.ipv6,
-            deadline=self.deadline,
-            port=self.upstream_port,
-            forwarders=self.forward,
-            forward_zones=self.forward_zone,
-            dnssec=self.dnssec,
+            **self._library(ResolverSettings),
             trust_anchors=self.anchors or None,
-            insecure_domains=self.insecure_domain,
-            max_queries=self.max_queries,
-            deny_any=self.deny_any,
-            aggressive_nsec=self.aggressive_nsec,
             exchange=self.exchange_settings(),
         )
 
@@ -205,24 +259,13 @@ class ServeConfig:
                 *(zone.origin for zone in self.zones),
             )
             rebinding = Rebinding(self.private_address, domains)
-        return ExchangeSettings(
-            case_randomisation=self.case_randomisation,
-            unwanted_reply_threshold=self.unwanted_reply_threshold,
-            rebinding=rebinding,
-        )
+        return ExchangeSettings(**self._library(ExchangeSettings), rebinding=rebinding)
 
     def server_settings(self) -> ServerSettings:
-        return ServerSettings(
-            listen=self.listen,
-            allow=self.allow,
-            max_in_flight=self.max_in_flight,
-            max_tcp_connections=self.max_tcp_connections,
-            tcp_idle_timeout=self.tcp_idle_timeout,
-            tcp_send_timeout=self.tcp_send_timeout,
-            tcp_lifetime=self.tcp_lifetime,
-            grace_period=self.grace_period,
-            query_log=self.query_log,
-        )
+        return ServerSettings(**self._library(ServerSettings), reuse_port=self.workers > 1)
+
+    def cache(self) -> Cache:
+        return Cache(**self._library(Cache))
 
     @property
     def logging_level(self) -> int:
@@ -319,6 +362,14 @@ def _integer(value: object, text: bool, minimum: int, maximum: int, what: str) -
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise _Bad(what)
     return value
+
+
+def _workers(value: object, text: bool) -> int:
+    if value == "auto":
+        from ._server.workers import cpu_count
+
+        return cpu_count()
+    return _integer(value, text, 1, 1024, "a number of processes (1 to 1024), or auto")
 
 
 def _positive_int(value: object, text: bool) -> int:
@@ -484,70 +535,163 @@ def _private_addresses(value: object, text: bool) -> tuple[Network, ...]:
         raise _Bad(what, str(exc)) from None
 
 
+def _count(value: object, text: bool) -> int:
+    return _integer(value, text, 0, 2**31 - 1, "an integer (0 or more)")
+
+
+def _positive_ttl(value: object, text: bool) -> int:
+    return _integer(value, text, 1, 2**31 - 1, "a TTL in seconds (1 or more)")
+
+
+def _payload(value: object, text: bool) -> int:
+    return _integer(value, text, 512, 65535, "a payload size in bytes (512 to 65535)")
+
+
+def _socket_path(value: object, text: bool) -> Path:
+    what = "a file name for a Unix socket (under 100 octets)"
+    if not isinstance(value, str) or not value or len(value.encode()) >= 100:
+        raise _Bad(what)
+    return Path(value)
+
+
 @attrs.frozen
 class _Option:
     convert: Callable[[object, bool], Any]
     help: str
-    metavar: str | None = None  # None: a flag
+    metavar: str | None = None  # None: a switch, --x and --no-x
     repeat: bool = False
+    # What the default means, where its value (None, nothing) does not say.
+    unset: str | None = None
+    # The library setting it is: (settings class, attribute). Its default is the
+    # class's, and `ServeConfig` passes it on as it is.
+    of: tuple[type, str] | None = None
 
 
 _OPTIONS: dict[str, _Option] = {
     "listen": _Option(
         _list_of(parse_listen_address, "ADDR:PORT addresses"),
-        "address and port to serve on, UDP and TCP; repeatable (default 127.0.0.1:53 and [::1]:53)",
+        "address and port to serve on, UDP and TCP; repeatable",
         "ADDR:PORT",
         repeat=True,
+        of=(_S, "listen"),
     ),
     "allow": _Option(
         _list_of(_network, "CIDR networks"),
-        "clients allowed to query, as a network; repeatable (default: loopback only); "
-        "others get REFUSED",
+        "clients allowed to query, as a network; repeatable; others get REFUSED",
         "CIDR",
         repeat=True,
+        of=(_S, "allow"),
     ),
-    "root_hints": _Option(_path, "zone file of the root NS records and addresses", "FILE"),
-    "trust_anchor": _Option(_path, "zone file of the root's DS or DNSKEY records", "FILE"),
+    "root_hints": _Option(
+        _path, "zone file of the root NS records and addresses", "FILE", unset="IANA's"
+    ),
+    "trust_anchor": _Option(
+        _path,
+        "zone file of the root's DS or DNSKEY records",
+        "FILE",
+        unset="IANA's root anchor with IANA's root hints, else none",
+    ),
     "sandbox": _Option(_boolean, "resolve in the built-in simulated internet"),
-    "ipv4": _Option(_boolean, "query nameservers over IPv4 (default: on)"),
-    "ipv6": _Option(_boolean, "query nameservers over IPv6 (default: on)"),
+    "workers": _Option(
+        _workers,
+        "processes serving at once, each with its own cache, sharing the ports "
+        "(SO_REUSEPORT); 'auto' for one per CPU",
+        "N",
+    ),
+    "ipv4": _Option(_boolean, "query nameservers over IPv4", of=(_R, "use_ipv4")),
+    "ipv6": _Option(_boolean, "query nameservers over IPv6", of=(_R, "use_ipv6")),
     "qname_minimisation": _Option(
         _boolean,
-        "send each server only the labels it needs to see (RFC 9156; default: on; "
-        "off sends the full name to every server)",
+        "send each server only the labels it needs to see (RFC 9156); "
+        "off sends the full name to every server",
+        of=(_R, "qname_minimisation"),
     ),
-    "upstream_port": _Option(_port, "port the nameservers listen on (default 53)", "PORT"),
-    "cache_size": _Option(_positive_int, "most entries in the cache (default 100000)", "N"),
-    "max_ttl": _Option(_ttl, "cap on cached TTLs, seconds (default 86400)", "S"),
-    "min_ttl": _Option(_ttl, "floor on cached TTLs, seconds (default 0)", "S"),
-    "deadline": _Option(_seconds, "seconds to answer one question (default 10)", "S"),
+    "upstream_port": _Option(_port, "port the nameservers listen on", "PORT", of=(_R, "port")),
+    "cache_size": _Option(
+        _positive_int, "most entries in the cache", "N", of=(Cache, "max_entries")
+    ),
+    "cache_bytes": _Option(
+        lambda value, text: _integer(value, text, 0, 2**62, "a number of bytes (0 or more)"),
+        "most bytes in the cache, counted as the records' wire size plus a fixed "
+        "overhead per entry and per record",
+        "BYTES",
+        of=(Cache, "max_bytes"),
+    ),
+    "max_ttl": _Option(_positive_ttl, "cap on cached TTLs, seconds", "S", of=(Cache, "max_ttl")),
+    "min_ttl": _Option(_ttl, "floor on cached TTLs, seconds", "S", of=(Cache, "min_ttl")),
+    "max_negative_ttl": _Option(
+        _ttl,
+        "cap on how long NXDOMAIN and NODATA answers are cached, seconds",
+        "S",
+        of=(Cache, "max_negative_ttl"),
+    ),
+    "negative_ttl_without_soa": _Option(
+        _ttl,
+        "seconds a negative answer that carries no SOA is cached (0: not cached)",
+        "S",
+        of=(Cache, "no_soa_negative_ttl"),
+    ),
+    "deadline": _Option(_seconds, "seconds to answer one question", "S", of=(_R, "deadline")),
     "max_in_flight": _Option(
-        _positive_int, "resolutions at once; more are dropped (default 1000)", "N"
+        _positive_int, "resolutions at once; more are dropped", "N", of=(_S, "max_in_flight")
     ),
-    "max_tcp_connections": _Option(_positive_int, "open TCP connections (default 128)", "N"),
+    "max_tcp_connections": _Option(
+        _positive_int, "open TCP connections", "N", of=(_S, "max_tcp_connections")
+    ),
+    "max_tcp_queries": _Option(
+        _positive_int,
+        "unanswered queries one TCP connection may have before it is no longer read",
+        "N",
+        of=(_S, "max_tcp_queries"),
+    ),
     "tcp_idle_timeout": _Option(
-        _seconds, "seconds before an idle TCP connection is closed (default 10)", "S"
+        _seconds,
+        "seconds before an idle TCP connection is closed",
+        "S",
+        of=(_S, "tcp_idle_timeout"),
     ),
     "tcp_send_timeout": _Option(
         _seconds,
-        "seconds to write one reply; a TCP client that does not read is closed (default 5)",
+        "seconds to write one reply; a TCP client that does not read is closed",
         "S",
+        of=(_S, "tcp_send_timeout"),
     ),
     "tcp_lifetime": _Option(
-        _seconds, "seconds a TCP connection is read at most, however busy (default 120)", "S"
+        _seconds,
+        "seconds a TCP connection is read at most, however busy",
+        "S",
+        of=(_S, "tcp_lifetime"),
     ),
     "grace_period": _Option(
         lambda value, text: _seconds(value, text, zero=True),
-        "seconds given to queries in flight at shutdown (default 5)",
+        "seconds given to queries in flight at shutdown",
         "S",
+        of=(_S, "grace_period"),
     ),
-    "log_level": _Option(_log_level, "debug, info, warning or error (default warning)", "LEVEL"),
+    "max_udp_payload": _Option(
+        _payload,
+        "largest UDP reply sent, whatever the client's EDNS offers; larger ones are truncated (TC)",
+        "BYTES",
+        of=(_S, "max_udp_payload"),
+    ),
+    "answer_cache_entries": _Option(
+        _count,
+        "encoded replies the server keeps to answer repeated questions (0: none)",
+        "N",
+        of=(_S, "answer_cache_entries"),
+    ),
+    "udp_batch": _Option(
+        _positive_int, "datagrams handled per wakeup of a UDP loop", "N", of=(_S, "batch")
+    ),
+    "log_level": _Option(_log_level, "debug, info, warning or error", "LEVEL"),
     "forward": _Option(
         _list_of(parse_upstream_address, "ADDR[:PORT] addresses"),
         "send every question to this upstream resolver instead of iterating from the root; "
         "repeatable (they are raced)",
         "ADDR[:PORT]",
         repeat=True,
+        unset="none: iterate from the root",
+        of=(_R, "forwarders"),
     ),
     "forward_zone": _Option(
         _forward_zones,
@@ -555,6 +699,7 @@ _OPTIONS: dict[str, _Option] = {
         "repeatable; the deepest zone wins",
         "NAME=ADDR[:PORT]",
         repeat=True,
+        of=(_R, "forward_zones"),
     ),
     "zone": _Option(
         _list_of(_existing_file, "existing zone files"),
@@ -564,41 +709,91 @@ _OPTIONS: dict[str, _Option] = {
         repeat=True,
     ),
     "metrics": _Option(
-        _metrics_address, "serve Prometheus metrics at http://ADDR:PORT/metrics", "ADDR:PORT"
+        _metrics_address,
+        "serve Prometheus metrics at http://ADDR:PORT/metrics",
+        "ADDR:PORT",
+        unset="off",
     ),
     "query_log": _Option(
-        _boolean, "log one line per answered query (logger trio_dns.query, level INFO)"
+        _boolean,
+        "log one line per answered query (logger trio_dns.query, level INFO)",
+        of=(_S, "query_log"),
     ),
-    "dnssec": _Option(_boolean, "validate DNSSEC (default: on)"),
+    "dnssec": _Option(_boolean, "validate DNSSEC", of=(_R, "dnssec")),
     "insecure_domain": _Option(
         _list_of(_domain_name, "domain names"),
         "treat this domain and everything below it as unsigned (a negative trust anchor, "
         "RFC 7646); repeatable",
         "NAME",
         repeat=True,
+        of=(_R, "insecure_domains"),
+    ),
+    "nsec3_max_iterations": _Option(
+        lambda value, text: _integer(value, text, 0, 65535, "an iteration count (0 to 65535)"),
+        "NSEC3 proofs with more iterations than this are treated as insecure (RFC 9276)",
+        "N",
+        of=(_R, "nsec3_max_iterations"),
+    ),
+    "edns_payload": _Option(
+        _payload,
+        "UDP payload size offered to nameservers in EDNS",
+        "BYTES",
+        of=(_R, "edns_payload"),
     ),
     "max_queries": _Option(
         _positive_int,
-        "upstream queries one question may cost, its sub-lookups included (default 32)",
+        "upstream queries one question may cost, its sub-lookups included",
         "N",
+        of=(_R, "max_queries"),
+    ),
+    "max_referrals": _Option(
+        _positive_int, "referrals followed for one question", "N", of=(_R, "max_referrals")
+    ),
+    "max_chain": _Option(
+        _positive_int, "CNAME and DNAME links followed for one question", "N", of=(_R, "max_chain")
+    ),
+    "max_glueless_per_delegation": _Option(
+        _count,
+        "nameserver names without glue looked up for one zone cut",
+        "N",
+        of=(_R, "max_glueless_per_delegation"),
+    ),
+    "max_glueless_depth": _Option(
+        _count, "nameserver lookups nested inside each other", "N", of=(_R, "max_glueless_depth")
+    ),
+    "server_rounds": _Option(
+        _positive_int,
+        "times a zone's server list is gone through before giving up",
+        "N",
+        of=(_R, "rounds"),
     ),
     "deny_any": _Option(
-        _boolean, "answer ANY questions NOTIMP (default: what the cache has, else ask upstream)"
+        _boolean,
+        "answer ANY questions NOTIMP (off: what the cache has, else ask upstream)",
+        of=(_R, "deny_any"),
     ),
     "aggressive_nsec": _Option(
         _boolean,
         "answer from validated NSEC/NSEC3 records held when they prove the answer "
-        "(RFC 8198; default: on; off asks upstream)",
+        "(RFC 8198); off asks upstream",
+        of=(_R, "aggressive_nsec"),
     ),
     "case_randomisation": _Option(
         _boolean,
-        "send upstream questions in 0x20's random case (default: on; off sends them "
-        "in their own case)",
+        "send upstream questions in 0x20's random case; off sends them in their own case",
+        of=(_X, "case_randomisation"),
     ),
     "unwanted_reply_threshold": _Option(
         lambda value, text: _integer(value, text, 0, 2**31 - 1, "a number of replies (0: off)"),
-        "flush the cache after this many unwanted upstream replies (default 10000000; 0: never)",
+        "flush the cache after this many unwanted upstream replies (0: never)",
         "N",
+        of=(_X, "unwanted_reply_threshold"),
+    ),
+    "max_remembered_servers": _Option(
+        _positive_int,
+        "nameservers remembered as lacking EDNS or 0x20 (the least recent forgotten)",
+        "N",
+        of=(_X, "max_servers"),
     ),
     "private_address": _Option(
         _private_addresses,
@@ -613,7 +808,90 @@ _OPTIONS: dict[str, _Option] = {
         "NAME",
         repeat=True,
     ),
+    "local_zone_defaults": _Option(
+        _boolean,
+        "answer localhost., the private and special-use reverse zones, test., invalid., "
+        "onion. and home.arpa. locally, as Unbound does",
+        unset="on (with root_hints, the loopback zones only)",
+    ),
+    "no_default_zone": _Option(
+        _list_of(_domain_name, "domain names"),
+        "serve no default local zone at or below this name (Unbound's nodefault); repeatable",
+        "NAME",
+        repeat=True,
+    ),
+    "local_data": _Option(
+        _list_of(read_local_data, "records in zone-file syntax, one each"),
+        "answer with this record (one zone-file line, names absolute), in the local "
+        "zone that holds its name, else from a transparent zone of its own; repeatable",
+        "RECORD",
+        repeat=True,
+    ),
+    "access_control": _Option(
+        _list_of(parse_rule, "'NETWORK ACTION' rules (allow, refuse or deny)"),
+        "what queries from a network get: allow, refuse (REFUSED) or deny (dropped); "
+        "the most specific network wins, over allow too; repeatable",
+        '"CIDR ACTION"',
+        repeat=True,
+        of=(_S, "access_control"),
+    ),
+    "ip_ratelimit": _Option(
+        lambda value, text: _integer(value, text, 0, 2**31 - 1, "queries a second (0: off)"),
+        "UDP queries a second from one client address; more are dropped or TC=1 (0: off)",
+        "QPS",
+        of=(_S, "ip_ratelimit"),
+    ),
+    "ip_ratelimit_slip": _Option(
+        lambda value, text: _integer(value, text, 0, 2**31 - 1, "a count (0: drop all)"),
+        "of the queries over ip_ratelimit, answer every Nth with TC=1 (so real clients "
+        "retry over TCP) and drop the rest; 0 drops them all",
+        "N",
+        of=(_S, "ip_ratelimit_slip"),
+    ),
+    "ratelimit": _Option(
+        lambda value, text: _integer(value, text, 0, 2**31 - 1, "queries a second (0: off)"),
+        "upstream queries a second to one zone; a question needing more gets SERVFAIL",
+        "QPS",
+        of=(_R, "ratelimit"),
+    ),
+    "control": _Option(
+        _boolean, "listen on the control socket, for `trio-dns control` (a Unix socket, 0600)"
+    ),
+    "control_socket": _Option(
+        _socket_path,
+        "where the control socket is",
+        "PATH",
+        unset="/run/trio-dns/control.sock as root, else in $XDG_RUNTIME_DIR or the "
+        "temporary directory",
+    ),
 }
+
+
+def default_text(key: str) -> str:
+    """The default of setting `key` as the help and the settings table show it."""
+    value = attrs.fields_dict(ServeConfig)[key].default
+    option = _OPTIONS[key]
+    if option.unset is not None and value in (None, ()):
+        return option.unset
+    return _show(value)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None or value == ():
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return " ".join(_show_item(item) for item in value)
+    return str(value)
+
+
+def _show_item(item: object) -> str:
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], int):
+        return format_address(item)
+    return str(item)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -627,21 +905,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for key, option in _OPTIONS.items():
         flag = "--" + key.replace("_", "-")
+        # argparse reads % as a format; the defaults are not its own.
+        shown = f"{option.help} (default: {default_text(key)})".replace("%", "%%")
         if option.metavar is None:
             # --x and --no-x, so the command line can undo what the file says.
             parser.add_argument(
-                flag,
-                dest=key,
-                action=argparse.BooleanOptionalAction,
-                default=None,
-                help=option.help,
+                flag, dest=key, action=argparse.BooleanOptionalAction, default=None, help=shown
             )
         elif option.repeat:
-            parser.add_argument(
-                flag, dest=key, action="append", metavar=option.metavar, help=option.help
-            )
+            parser.add_argument(flag, dest=key, action="append", metavar=option.metavar, help=shown)
         else:
-            parser.add_argument(flag, dest=key, metavar=option.metavar, help=option.help)
+            parser.add_argument(flag, dest=key, metavar=option.metavar, help=shown)
 
 
 KEYS: tuple[str, ...] = tuple(_OPTIONS)

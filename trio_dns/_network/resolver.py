@@ -90,6 +90,7 @@ from .._wire.rdtypes.single_name import CNAME
 from .exchange import Exchanger, ExchangeSettings, ExchangeStats
 from .lifetime import check_lifetime, within_lifetime
 from .race import RaceFailed, race
+from .redis_cache import RedisCache
 from .transport import Address, SocketTransport, Transport
 
 # Types a client may not ask a recursive resolver for: the meta-types (OPT, zone
@@ -164,6 +165,9 @@ class Resolver:
     # the transport's clock if it has one (the fake network's is virtual), else
     # time.time.
     clock: Callable[[], float] | None = None
+    # A cache shared by a fleet of resolvers, behind our own (whose stores it
+    # receives: cache=shared_cache.sharing()). Asked before iterating.
+    shared_cache: RedisCache | None = None
     _exchanger: Exchanger = attrs.field(init=False)
     _edns: Edns = attrs.field(init=False)  # what every upstream query carries
     _validator: Validator = attrs.field(init=False)
@@ -489,8 +493,19 @@ class Resolver:
         work: Work,
         path: tuple[tuple[Name, RRType], ...],
     ) -> Answer:
+        if self.shared_cache is not None:
+            await self._from_shared_cache(qname, qtype, qclass, work)
         iteration = Iteration(self._context, qname, qtype, qclass, work, path)
         return await self._drive(iteration)
+
+    async def _from_shared_cache(
+        self, qname: Name, qtype: RRType, qclass: RRClass, work: Work
+    ) -> None:
+        """On a miss in our own cache, what the shared cache holds for the question
+        goes into ours, where the iteration's cache path finds it."""
+        assert self.shared_cache is not None
+        if answer_from_cache(self._context, qname, qtype, qclass, work) is None:
+            await self.shared_cache.fill(self.cache, qname, qtype, qclass, self._context.clock)
 
     async def _drive(self, iteration: Iteration) -> Answer:
         work = iteration.work
