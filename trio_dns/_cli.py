@@ -352,6 +352,8 @@ def _add_serve(subparsers: _Subparsers) -> None:
         "Every option can also be set in a TOML file given with --config.",
     )
     add_arguments(parser)
+    # A worker of `--workers N`: FD is its channel to the supervisor (workers.py).
+    parser.add_argument("--worker-of", type=int, metavar="FD", help=argparse.SUPPRESS)
     parser.set_defaults(run=_run_serve, check=_check_serve)
 
 
@@ -386,11 +388,23 @@ async def _run_serve(args: argparse.Namespace) -> int:
     from ._server.server import Server
 
     config: ServeConfig = args.serve_config
+    link = None
+    if args.worker_of is not None:
+        import attrs
+
+        from ._server.workers import WorkerLink
+
+        link = await WorkerLink.open(args.worker_of)
+        # The supervisor says where to listen, and serves the metrics itself.
+        config = attrs.evolve(config, listen=link.listen, metrics=None)
+    worker = "" if link is None else f"worker {link.index} "
     logging.basicConfig(
         level=config.logging_level,
-        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        format=f"%(asctime)s {worker}%(name)s %(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    if link is None and config.workers > 1:
+        return await _supervise(args)
     if config.query_log:
         # Its own level, so the query log shows whatever --log-level says.
         logging.getLogger("trio_dns.query").setLevel(logging.INFO)
@@ -419,9 +433,14 @@ async def _run_serve(args: argparse.Namespace) -> int:
     ):
         async with trio.open_nursery() as nursery:
             bound = await nursery.start(server.serve)
-            where = ", ".join(format_address(address) for address in bound)
-            print(f"{PROG}: serving on {where}", file=sys.stderr, flush=True)
+            if link is None:
+                where = ", ".join(format_address(address) for address in bound)
+                print(f"{PROG}: serving on {where}", file=sys.stderr, flush=True)
+            else:
+                await link.ready(bound)
             async with trio.open_nursery() as endpoints:
+                if link is not None:
+                    endpoints.start_soon(link.serve, server, endpoints.cancel_scope)
                 if config.metrics is not None:
                     from ._server.metrics import metrics_registry, serve_metrics
 
@@ -445,6 +464,29 @@ async def _run_serve(args: argparse.Namespace) -> int:
                 endpoints.cancel_scope.cancel()
             server.shutdown()
     return 0
+
+
+async def _supervise(args: argparse.Namespace) -> int:
+    """`--workers N`: run N copies of this very command, each told it is a worker."""
+    from ._config import ServeConfig
+    from ._server.workers import WorkerPlan, supervise
+
+    config: ServeConfig = args.serve_config
+
+    plan = WorkerPlan(
+        command=(sys.executable, "-m", "trio_dns", *args.argv),
+        count=config.workers,
+        listen=config.listen,
+        metrics=config.metrics,
+        # Each worker's grace period and last replies, and room to exit.
+        stop_timeout=config.grace_period + config.tcp_send_timeout + 10.0,
+    )
+
+    def announce(line: str) -> None:
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    with _unwrap_dns_error():
+        return await supervise(plan, announce)
 
 
 # Young-generation collections every this many allocations instead of 700.
@@ -664,6 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for --workers to run again
     check = getattr(args, "check", None)
     if check is not None:
         check(args)

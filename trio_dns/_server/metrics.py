@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import trio
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -381,10 +381,13 @@ async def _bind(address: Address) -> trio.socket.SocketType:
 async def serve_metrics(
     registry: CollectorRegistry,
     address: Address,
+    refresh: Callable[[], Awaitable[None]] | None = None,
     *,
     task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `GET /metrics` on `address` until cancelled; reports the bound address."""
+    """Serve `GET /metrics` on `address` until cancelled; reports the bound address.
+    `refresh`, if given, is awaited before each response (the supervisor of
+    `--workers` collects its workers' numbers then)."""
     sock = await _bind(address)
     listener = trio.SocketListener(sock)
     bound: Address = (address[0], sock.getsockname()[1])
@@ -406,6 +409,8 @@ async def serve_metrics(
                         count("timeout")
                     if head is None:
                         return  # too slow, too big, or nothing at all
+                    if refresh is not None:
+                        await refresh()
                     with trio.move_on_after(SEND_TIMEOUT) as sending:
                         await stream.send_all(respond_untrusted(head, registry))
                     if sending.cancelled_caught:

@@ -120,6 +120,9 @@ class ServerSettings:
     answer_cache_entries: int = 10_000
     batch: int = 64  # datagrams handled per wakeup of a UDP loop
     query_log: bool = False  # one line per answered query to the "trio_dns.query" logger
+    # SO_REUSEPORT on the UDP and TCP sockets: set in each of `--workers N`'s
+    # processes, so that they share the ports and the kernel spreads the clients.
+    reuse_port: bool = False
 
 
 # Upper bounds (seconds) of the resolution latency histogram's buckets.
@@ -444,10 +447,14 @@ class Server:
                     udp.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 with contextlib.suppress(OSError):  # a smaller buffer still works
                     udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+                if self.settings.reuse_port:
+                    udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 udp.setblocking(False)
                 udp.bind((host, port))
                 actual = udp.getsockname()[1]
-                tcp = await listen_tcp((host, actual), _TCP_BACKLOG)
+                tcp = await listen_tcp(
+                    (host, actual), _TCP_BACKLOG, reuse_port=self.settings.reuse_port
+                )
             except OSError as exc:
                 udp.close()
                 if port == 0 and exc.errno == errno.EADDRINUSE and attempt < 7:
@@ -999,16 +1006,21 @@ class Server:
         return self._encode(reply, pending.query, pending.client, pending.limit)
 
 
-async def listen_tcp(address: Address, backlog: int) -> trio.socket.SocketType:
+async def listen_tcp(
+    address: Address, backlog: int, *, reuse_port: bool = False
+) -> trio.socket.SocketType:
     """A listening TCP socket on `address`; the socket is closed if any step fails.
 
     SO_REUSEADDR so a restart need not wait out TIME_WAIT; IPv6 sockets only
-    IPv6, so `[::]` and `0.0.0.0` can both be served."""
+    IPv6, so `[::]` and `0.0.0.0` can both be served; SO_REUSEPORT if asked, so
+    that several processes can listen on the port (the kernel spreads connections)."""
     host, port = address
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = trio.socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         await sock.bind((host, port))
