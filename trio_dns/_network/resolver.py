@@ -88,6 +88,7 @@ from .._wire.rdtypes.address import AAAA, A
 from .._wire.rdtypes.nsec import NSEC
 from .._wire.rdtypes.single_name import CNAME
 from .exchange import Exchanger, ExchangeSettings, ExchangeStats
+from .freshness import Freshness
 from .lifetime import check_lifetime, within_lifetime
 from .race import RaceFailed, race
 from .redis_cache import RedisCache
@@ -131,6 +132,19 @@ class ResolverSettings:
     # Negative trust anchors (RFC 7646): subtrees treated as insecure.
     insecure_domains: tuple[Name, ...] = ()
     nsec3_max_iterations: int = 150  # RFC 9276: above this, NSEC3 proofs are insecure
+    # Serve-stale (RFC 8767; Unbound's serve-expired, off by default there too):
+    # when the authorities cannot be reached, answer from data expired up to
+    # stale_max_age seconds ago, with TTL stale_answer_ttl and EDE 3. A client
+    # waits stale_answer_client_timeout seconds at most for a resolution that
+    # would replace stale data (None: until it ends); it goes on meanwhile.
+    serve_stale: bool = False
+    stale_max_age: int = 86400  # Unbound's serve-expired-ttl
+    stale_answer_ttl: int = 30  # RFC 8767 section 4; Unbound's serve-expired-reply-ttl
+    stale_answer_client_timeout: float | None = 1.8  # RFC 8767 section 5's suggestion
+    # Refresh in the background a cached RRset asked for in the last tenth of its
+    # TTL (Unbound's prefetch; BIND and Knot Resolver prefetch by default too).
+    prefetch: bool = True
+    max_prefetches: int = 100  # refreshes at once; more due ones wait for the next ask
     # ANY questions: False answers what the cache holds of the common types, or
     # else asks upstream (Unbound's default); True answers NOTIMP at once
     # (Unbound's deny-any).
@@ -168,6 +182,10 @@ class Resolver:
     # A cache shared by a fleet of resolvers, behind our own (whose stores it
     # receives: cache=shared_cache.sharing()). Asked before iterating.
     shared_cache: RedisCache | None = None
+    # Serve-stale and prefetch; the server runs its background tasks (`run`).
+    freshness: Freshness = attrs.field(
+        init=False, default=attrs.Factory(Freshness, takes_self=True)
+    )
     _exchanger: Exchanger = attrs.field(init=False)
     _edns: Edns = attrs.field(init=False)  # what every upstream query carries
     _validator: Validator = attrs.field(init=False)
@@ -393,7 +411,10 @@ class Resolver:
         if not trace:
             self._in_flight[key] = flight
         try:
-            flight.answer = await self._resolve_with_deadline(qname, rtype, rclass, trace)
+            if trace:
+                flight.answer = await self._resolve_with_deadline(qname, rtype, rclass, trace)
+            else:
+                flight.answer = await self.freshness.resolve(qname, rtype, rclass)
             return flight.answer
         finally:
             if self._in_flight.get(key) is flight:

@@ -1,0 +1,217 @@
+"""Keeping answers coming when the cache ages: serve-stale and prefetch, driven.
+
+Theory of operation: `Freshness` sits between `Resolver.resolve` and the
+resolution of each client question it does not share with another.
+
+Serve-stale (RFC 8767, with `serve_stale`): the cache keeps expired entries
+for `stale_max_age` seconds. If the question's answer would be built from some
+of them (`stale_answer`), the resolution runs as a background task and the
+client waits `stale_answer_client_timeout` seconds for it at most; then it is
+given the stale answer (TTL `stale_answer_ttl`, EDE 3) while the resolution
+goes on, bounded by its deadline, and refreshes the cache when it succeeds.
+Other clients asking meanwhile join that same background resolution. Without
+the background (see below) or without a client timeout, the client waits for
+the resolution as always. Either way, a resolution that fails (SERVFAIL other
+than for DNSSEC: the authorities unreachable, lame, out of time) is answered
+stale if the cache has the data.
+
+Prefetch (`prefetch`): when an answer is given from RRsets in the last tenth
+of their TTLs (`due_for_refresh`), each is refreshed by a background `Refresh`
+(and validated, when the resolver validates): one task per RRset at a time, at
+most `max_prefetches` at once (more are counted and skipped), never delaying
+the answer.
+
+Background tasks need a nursery: `run` provides it, and the server runs it for
+as long as it serves. A resolver used as a library without it still serves
+stale answers after failures, but neither prefetches nor answers early. A
+background task is an error boundary: a bug in one is logged and counted
+(`FreshnessStats.errors`), never raised into the server.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import attrs
+import trio
+
+from .._decisions.answer import Answer, servfail
+from .._decisions.prefetch import Refresh, due_for_refresh
+from .._decisions.stale import stale_answer
+from .._trust import Validation
+from .._wire.enums import EdeCode, RRClass, RRType
+from .._wire.name import Name
+
+if TYPE_CHECKING:
+    from .resolver import Resolver
+
+log = logging.getLogger("trio_dns.resolver")
+
+_Key = tuple[Name, RRType, RRClass]
+
+
+@attrs.define
+class FreshnessStats:
+    # Answers made from expired data (EDE 3 or 19); clients sharing one count once.
+    stale_answers: int = 0
+    prefetches: int = 0  # background refreshes started
+    prefetches_skipped: int = 0  # due, but max_prefetches were running already
+    errors: int = 0  # bugs met in background tasks
+
+
+@attrs.define(eq=False)
+class _Continuing:
+    """A resolution that goes on in the background after a stale answer."""
+
+    done: trio.Event = attrs.Factory(trio.Event)
+    answer: Answer | None = None
+
+
+@attrs.define(eq=False)
+class Freshness:
+    """Serve-stale and prefetch for one resolver; see the module docstring."""
+
+    resolver: Resolver
+    stats: FreshnessStats = attrs.Factory(FreshnessStats)
+    _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
+    _continuing: dict[_Key, _Continuing] = attrs.field(init=False, factory=dict)
+    _prefetching: set[_Key] = attrs.field(init=False, factory=set)
+
+    def __attrs_post_init__(self) -> None:
+        self._retain()
+
+    def _retain(self) -> None:
+        """Have the cache keep expired data as long as it may be served."""
+        settings, cache = self.resolver.settings, self.resolver.cache
+        if settings.serve_stale and cache.stale_retention < settings.stale_max_age:
+            cache.stale_retention = settings.stale_max_age
+
+    @property
+    def running(self) -> bool:
+        """Whether background tasks can run (`run` is running)."""
+        return self._nursery is not None
+
+    @property
+    def prefetching(self) -> bool:
+        """Whether cached answers near expiry are refreshed in the background."""
+        return self._nursery is not None and self.resolver.settings.prefetch
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the background tasks until cancelled (and cancel them then)."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                task_status.started()
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                nursery.cancel_scope.cancel()
+
+    # -- one client question ----------------------------------------------------------
+
+    async def resolve(self, qname: Name, qtype: RRType, qclass: RRClass) -> Answer:
+        """The answer to a client question: resolved, or stale when it must be."""
+        resolver = self.resolver
+        settings = resolver.settings
+        if not settings.serve_stale:
+            answer = await resolver._resolve_with_deadline(qname, qtype, qclass, False)
+            self._prefetch_if_due(answer)
+            return answer
+        self._retain()  # the settings may have changed (Resolver.reconfigure)
+        key = (qname, qtype, qclass)
+        timeout = settings.stale_answer_client_timeout
+        stale = self._stale(qname, qtype, qclass)
+        if stale is not None and timeout is not None and self._nursery is not None:
+            continuing = self._continuing.get(key)
+            if continuing is None:
+                continuing = self._continuing[key] = _Continuing()
+                self._nursery.start_soon(self._continue, key, continuing)
+            with trio.move_on_after(timeout):
+                await continuing.done.wait()
+            if continuing.answer is None:
+                self.stats.stale_answers += 1
+                return stale
+            answer = continuing.answer
+        else:
+            answer = await resolver._resolve_with_deadline(qname, qtype, qclass, False)
+        if answer.failed and answer.validation is not Validation.BOGUS:
+            stale = self._stale(qname, qtype, qclass)
+            if stale is not None:
+                self.stats.stale_answers += 1
+                return stale
+        self._prefetch_if_due(answer)
+        return answer
+
+    def _stale(self, qname: Name, qtype: RRType, qclass: RRClass) -> Answer | None:
+        resolver = self.resolver
+        return stale_answer(
+            resolver.cache,
+            qname,
+            qtype,
+            qclass,
+            resolver.now(),
+            ttl=resolver.settings.stale_answer_ttl,
+            max_chain=resolver.settings.max_chain,
+            validating=resolver.validating,
+        )
+
+    async def _continue(self, key: _Key, continuing: _Continuing) -> None:
+        qname, qtype, qclass = key
+        try:
+            continuing.answer = await self.resolver._resolve_with_deadline(
+                qname, qtype, qclass, False
+            )
+        except Exception as exc:
+            self._bug(f"resolving {qname} {qtype.name} in the background", exc)
+            continuing.answer = servfail(qname, qtype, qclass, EdeCode.OTHER, "internal error")
+        finally:
+            del self._continuing[key]
+            continuing.done.set()
+
+    # -- prefetch ---------------------------------------------------------------------
+
+    def _prefetch_if_due(self, answer: Answer) -> None:
+        nursery = self._nursery
+        if nursery is None or not self.resolver.settings.prefetch or answer.failed:
+            return
+        resolver = self.resolver
+        for name, rtype in due_for_refresh(resolver.cache, answer, resolver.now()):
+            key = (name, rtype, answer.qclass)
+            if key in self._prefetching:
+                continue  # one refresh per RRset at a time
+            if len(self._prefetching) >= resolver.settings.max_prefetches:
+                self.stats.prefetches_skipped += 1
+                continue
+            self._prefetching.add(key)
+            self.stats.prefetches += 1
+            nursery.start_soon(self._prefetch, key)
+
+    async def _prefetch(self, key: _Key) -> None:
+        resolver = self.resolver
+        name, rtype, rclass = key
+        try:
+            with trio.move_on_after(resolver.settings.deadline):
+                work = resolver._work(None)
+                refresh = Refresh(resolver._context, name, rtype, rclass, work)
+                answer = await resolver._guarded(resolver._drive(refresh), name, rtype, rclass)
+                if resolver.validating and not answer.failed:
+                    # Kept with the refreshed data, so the next answer from it is
+                    # not validated again.
+                    await resolver._guarded(resolver._validated(answer, work), name, rtype, rclass)
+        except Exception as exc:
+            self._bug(f"prefetching {name} {rtype.name}", exc)
+        finally:
+            self._prefetching.discard(key)
+
+    def _bug(self, what: str, exc: Exception) -> None:
+        self.stats.errors += 1
+        count = self.stats.errors
+        if count & (count - 1) == 0:  # the 1st, 2nd, 4th... time: no flooding the log
+            log.error(
+                "internal error %s (%d so far): %r",
+                what,
+                count,
+                exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
