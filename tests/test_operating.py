@@ -32,6 +32,7 @@ from trio.testing import MockClock
 from trio_dns._address import Address
 from trio_dns._cli import build_parser
 from trio_dns._config import ConfigError, ServeConfig
+from trio_dns._decisions.local_zones import default_zones
 from trio_dns._network.resolver import Resolver
 from trio_dns._server.server import Server
 from trio_dns._wire.name import Name
@@ -100,7 +101,8 @@ def test_forwarding_from_the_command_line() -> None:
     settings = config.resolver_settings()
     assert settings.forwarders == config.forward
     assert settings.forward_zones == config.forward_zone
-    assert not config.query_log and config.metrics is None and config.zones == ()
+    assert not config.query_log and config.metrics is None
+    assert config.zones == default_zones()  # no zone file: just the defaults
 
 
 def test_every_new_setting_from_a_file(tmp_path: Path) -> None:
@@ -127,7 +129,11 @@ query_log = true
         Name.from_text("10.in-addr.arpa"): (("10.0.0.53", 53),),
     }
     assert config.zone == (tmp_path / "home.zone", tmp_path / "zones" / "block.zone")
-    assert [str(zone.origin) for zone in config.zones] == ["home.arpa.", "tracker.example."]
+    served = [str(zone.origin) for zone in config.zones if zone not in default_zones()]
+    assert served == ["home.arpa.", "tracker.example."]
+    # The file and the forward zone replace the default zones of their names.
+    origins = {str(zone.origin) for zone in config.zones}
+    assert "localhost." in origins and "10.in-addr.arpa." not in origins
     assert config.metrics == ("::1", 9153)
     assert config.query_log and config.server_settings().query_log
     # The list form of forward_zone, as the command line spells it.

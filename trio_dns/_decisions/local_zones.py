@@ -11,6 +11,10 @@ NXDOMAIN with their SOA for every name below their apex. Their SOA and NS are
 Unbound's (`localhost. nobody.invalid.`, NS `localhost.`), so an answer looks
 the same from either resolver.
 
+Under a root of the operator's own (root hints other than IANA's) only the
+loopback zones are defaults: that namespace is theirs, and in a lab or a test
+bed `test.` or 10.in-addr.arpa. may well be delegated.
+
 `local_zones` puts together what is served. A default zone gives way to any
 source the operator named at or above it: a zone file, a forward zone, or a
 `no_default_zone` entry (a file or forward zone below a default one needs no
@@ -87,12 +91,20 @@ _EMPTY: tuple[str, ...] = (
 )
 
 
+def default_zones(*, public_root: bool = True) -> tuple[Zone, ...]:
+    """Every zone served by default, as Unbound serves them; only the loopback
+    ones without `public_root`: a root of one's own (a lab, a test bed) is a
+    namespace where `test.` or 10.in-addr.arpa. may well be delegated. Built
+    once: the same objects each time."""
+    return _default_zones(public_root)
+
+
 @cache
-def default_zones() -> tuple[Zone, ...]:
-    """Every zone served by default, as Unbound serves them."""
+def _default_zones(public_root: bool) -> tuple[Zone, ...]:
+    origins = (*_WITH_DATA, *_EMPTY) if public_root else tuple(_WITH_DATA)
     zones = [
         Zone.from_text(_APEX + _WITH_DATA.get(origin, ""), origin, filename="<default zone>")
-        for origin in (*_WITH_DATA, *_EMPTY)
+        for origin in origins
     ]
     return tuple(zones)
 
@@ -102,6 +114,7 @@ def local_zones(
     local_data: Sequence[Record] = (),
     *,
     defaults: bool = True,
+    public_root: bool = True,
     no_default: Iterable[Name] = (),
     forward_zones: Iterable[Name] = (),
 ) -> tuple[Zone, ...]:
@@ -112,7 +125,7 @@ def local_zones(
     if defaults:
         zones += [
             zone
-            for zone in default_zones()
+            for zone in default_zones(public_root=public_root)
             if not any(zone.origin.is_subdomain(name) for name in overriding)
         ]
     if not local_data:

@@ -75,6 +75,7 @@ from .._decisions.iteration import (
     Work,
     hint_records,
 )
+from .._decisions.ratelimit import TokenBuckets
 from .._decisions.recursion import Classification, Outcome, describe
 from .._decisions.servers import ServerSelection
 from .._decisions.validation import BOGUS_TTL, Validator, Verdict
@@ -154,6 +155,10 @@ class ResolverSettings:
     aggressive_nsec: bool = True
     # 0x20, the unwanted-reply threshold, rebinding protection (_exchange.py).
     exchange: ExchangeSettings = attrs.Factory(ExchangeSettings)
+    # Upstream questions a second per zone (0: no limit; Unbound's ratelimit): a
+    # resolution that needs one more for a zone over it is SERVFAIL, so a flood
+    # of random names below one victim zone costs that zone a bounded rate.
+    ratelimit: int = 0
 
 
 @attrs.define(eq=False)
@@ -195,6 +200,9 @@ class Resolver:
     # Called after the cache is flushed, for caches made from it (the server's
     # encoded replies).
     _on_flush: list[Callable[[], None]] = attrs.field(init=False, factory=list)
+    _zone_limit: TokenBuckets[bytes] | None = attrs.field(init=False, default=None)
+    # Upstream questions not asked: their zone was over `settings.ratelimit`.
+    ratelimited: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         if self.clock is None:
@@ -591,9 +599,20 @@ class Resolver:
                 break
         return found
 
+    def _over_zone_limit(self, zone_key: bytes) -> bool:
+        rate = self.settings.ratelimit
+        if self._zone_limit is None or self._zone_limit.rate != rate:
+            self._zone_limit = TokenBuckets(rate=rate, burst=rate)
+        if self._zone_limit.allow(zone_key, trio.current_time()):
+            return False
+        self.ratelimited += 1
+        return True
+
     async def _race(self, step: Ask, work: Work) -> Classification:
         zone, qname, qtype = step.zone, step.qname, step.qtype
         zone_key = zone.canonical_wire()
+        if self.settings.ratelimit and self._over_zone_limit(zone_key):
+            raise OutOfBudget(EdeCode.OTHER, f"over the ratelimit for queries to {zone}")
         servers = self.servers
         flags = Flag.RD if step.forward else Flag(0)
 

@@ -235,7 +235,24 @@ class ServerCollector(Collector):
         )
         dropped.add_metric(["malformed"], stats.dropped_malformed)
         dropped.add_metric(["over_limit"], stats.dropped_over_limit)
+        dropped.add_metric(["denied"], stats.denied)
+        dropped.add_metric(["ip_ratelimit"], stats.ip_ratelimited - stats.ip_ratelimit_slipped)
         yield dropped
+        limited = CounterMetricFamily(
+            "trio_dns_ratelimited",
+            "Queries over a rate limit: ip (UDP queries over ip_ratelimit for their "
+            "client address: dropped, or answered TC=1) and zone (upstream questions "
+            "over ratelimit for their zone, not asked: SERVFAIL).",
+            labels=["limit"],
+        )
+        limited.add_metric(["ip"], stats.ip_ratelimited)
+        limited.add_metric(["zone"], resolver.ratelimited)
+        yield limited
+        yield _counter(
+            "trio_dns_ratelimit_slipped",
+            "Queries over ip_ratelimit answered TC=1 (ip_ratelimit_slip), not dropped.",
+            stats.ip_ratelimit_slipped,
+        )
         yield _counter(
             "trio_dns_truncated", "UDP replies sent with TC=1 (too big).", stats.truncated
         )

@@ -4,10 +4,12 @@ Theory of operation: each UDP socket has one receive loop that waits until the
 socket is readable and then drains it with non-blocking `recvfrom`, at most
 `batch` datagrams before letting other tasks run, so one scheduler round trip is
 paid per batch rather than per packet and a flood cannot starve anything else.
-Every datagram is first checked against the access list (REFUSED outside it),
-then looked up in the `AnswerCache` of encoded replies (`_answer_cache.py`):
-a hit is patched for this query and sent inline, with no task and no parsing
-beyond the header and question. A miss takes the slow path: the full
+Every datagram is first checked against the access rules (`access.py`: the
+client is allowed, REFUSED, or if denied dropped unanswered) and, over UDP,
+against the client's rate limit (`ratelimit.py`: over it, dropped, or now and
+then answered TC=1), then looked up in the `AnswerCache` of encoded replies
+(`_answer_cache.py`): a hit is patched for this query and sent inline, with no
+task and no parsing beyond the header and question. A miss takes the slow path: the full
 `Message.from_wire`, the protocol checks (FORMERR, NOTIMP, BADVERS), and then
 either a reply from the resolver's cache alone (RD=0) or a resolution task in
 the server's nursery (RD=1), if fewer than `max_in_flight` are running; excess
@@ -56,7 +58,9 @@ import attrs
 import trio
 
 from .._address import Address, format_address
+from .._decisions.access import AccessControl, Action
 from .._decisions.answer import Answer, servfail
+from .._decisions.ratelimit import TokenBuckets, slip
 from .._errors import DNSError, MalformedMessage
 from .._network.resolver import Resolver
 from .._trust import Validation
@@ -120,6 +124,13 @@ class ServerSettings:
     answer_cache_entries: int = 10_000
     batch: int = 64  # datagrams handled per wakeup of a UDP loop
     query_log: bool = False  # one line per answered query to the "trio_dns.query" logger
+    # Rules ("10.0.0.0/8 deny"...) on top of `allow`; the most specific network wins.
+    access_control: tuple[tuple[Network, Action], ...] = ()
+    # UDP queries a second per client address (0: no limit); of those over it,
+    # every `ip_ratelimit_slip`-th is answered TC=1 (so a real client retries over
+    # TCP), the rest dropped; 0 drops them all.
+    ip_ratelimit: int = 0
+    ip_ratelimit_slip: int = 2
     # SO_REUSEPORT on the UDP and TCP sockets: set in each of `--workers N`'s
     # processes, so that they share the ports and the kernel spreads the clients.
     reuse_port: bool = False
@@ -173,6 +184,9 @@ class ServerStats:
     # "timeout", "evicted").
     metrics_closed: dict[str, int] = attrs.Factory(dict)
     internal_errors: int = 0  # bugs met while answering a query: SERVFAIL, one log line
+    denied: int = 0  # queries dropped unanswered by an access_control deny rule
+    ip_ratelimited: int = 0  # UDP queries over ip_ratelimit: dropped, or slipped...
+    ip_ratelimit_slipped: int = 0  # ...answered TC=1 instead
     # Slow path only, by type number: queries whose question could be read.
     qtypes: dict[int, int] = attrs.Factory(dict)
     # Slow path only, by the header's rcode: replies sent, REFUSED to strangers included.
@@ -319,7 +333,12 @@ class Server:
     _in_flight: int = attrs.field(init=False, default=0)
     _connections: set[_Connection] = attrs.field(init=False, factory=set)
     _readers: set[trio.CancelScope] = attrs.field(init=False, factory=set)
-    _allowed: dict[str, bool] = attrs.field(init=False, factory=dict)
+    _allowed: dict[str, Action] = attrs.field(init=False, factory=dict)
+    # Built from the settings they were built for, again when those change (a reload).
+    _access: tuple[ServerSettings, AccessControl] | None = attrs.field(init=False, default=None)
+    _ip_limit: tuple[ServerSettings, TokenBuckets[str]] | None = attrs.field(
+        init=False, default=None
+    )
     # The reply's OPT record when it carries no options, by the query's DO bit.
     _plain_edns: dict[bool, Edns] = attrs.field(init=False)
 
@@ -685,19 +704,43 @@ class Server:
 
     # -- one query -------------------------------------------------------------------
 
-    def _is_allowed(self, host: str) -> bool:
-        allowed = self._allowed.get(host)
-        if allowed is None:
-            try:
-                address = ipaddress.ip_address(host)
-            except ValueError:
-                allowed = False
-            else:
-                allowed = any(address in network for network in self.settings.allow)
+    def _action(self, host: str) -> Action:
+        """What access control says of `host` (remembered per address)."""
+        action = self._allowed.get(host)
+        if action is None:
+            settings = self.settings
+            if self._access is None or self._access[0] is not settings:
+                access = AccessControl.build(settings.allow, settings.access_control)
+                self._access = (settings, access)
+            action = self._access[1].decide(host)
             if len(self._allowed) >= _ALLOW_MEMO:
                 self._allowed.clear()
-            self._allowed[host] = allowed
-        return allowed
+            self._allowed[host] = action
+        return action
+
+    def _over_ip_limit(self, client: str) -> bool:
+        """Whether a UDP query from `client` is over ip_ratelimit (and counted so)."""
+        settings = self.settings
+        if self._ip_limit is None or self._ip_limit[0] is not settings:
+            rate = settings.ip_ratelimit
+            self._ip_limit = (settings, TokenBuckets(rate=rate, burst=rate))
+        limit = self._ip_limit[1]
+        if limit.allow(client, trio.current_time()):
+            return False
+        self.stats.ip_ratelimited += 1
+        return True
+
+    def _slip_reply(self, data: bytes) -> bytes | None:
+        """For a query over the limit: TC=1 and the question, or (mostly) nothing."""
+        assert self._ip_limit is not None
+        if len(data) < 12 or data[2] & 0x80:
+            return None
+        if not slip(self._ip_limit[1].limited, self.settings.ip_ratelimit_slip):
+            return None
+        self.stats.ip_ratelimit_slipped += 1
+        reply = bytearray(_error_reply(data, Rcode.NOERROR, question_end_untrusted(data)))
+        reply[2] |= 0x02  # TC
+        return bytes(reply)
 
     def _cookie(self, client_cookie: bytes, client: str) -> bytes:
         """The client cookie and ours after it (RFC 7873 section 4.2)."""
@@ -708,7 +751,11 @@ class Server:
 
     def _handle(self, data: bytes, client: str, tcp: bool) -> bytes | _Pending | None:
         """The reply to one query, or a resolution to start, or None (drop it)."""
-        if not self._is_allowed(client):
+        action = self._allowed.get(client) or self._action(client)
+        if action is not Action.ALLOW:
+            if action is Action.DENY:
+                self.stats.denied += 1
+                return None
             if len(data) < 12 or data[2] & 0x80:
                 self.stats.dropped_malformed += 1
                 return None
@@ -716,6 +763,8 @@ class Server:
             rcodes = self.stats.rcodes
             rcodes[Rcode.REFUSED] = rcodes.get(Rcode.REFUSED, 0) + 1
             return _error_reply(data, Rcode.REFUSED, question_end_untrusted(data))
+        if not tcp and self.settings.ip_ratelimit and self._over_ip_limit(client):
+            return self._slip_reply(data)
         self.stats.queries += 1
         if tcp:
             self.stats.tcp_queries += 1
