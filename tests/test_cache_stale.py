@@ -33,6 +33,13 @@ def soa(zone: str, ttl: int = 3600, minimum: int = 300) -> Record:
 WWW = n("www.example.com")
 
 
+def kept() -> Cache:
+    """A cache that keeps expired entries a day, as serve_stale has it do."""
+    cache = Cache()
+    cache.stale_retention = DAY
+    return cache
+
+
 def test_without_retention_expired_data_is_dropped_and_not_stale() -> None:
     cache = Cache()
     cache.put_rrset([a("www.example.com")], Rank.AUTH_ANSWER, 1000.0)
@@ -41,7 +48,7 @@ def test_without_retention_expired_data_is_dropped_and_not_stale() -> None:
 
 
 def test_expired_data_is_kept_for_stale_lookups_only() -> None:
-    cache = Cache(stale_retention=DAY)
+    cache = kept()
     cache.put_rrset([a("www.example.com")], Rank.AUTH_ANSWER, 1000.0)
     # Live: the stale lookup gives it too, with no more TTL than it has left (nor
     # than the stale TTL), and says it is not stale.
@@ -65,7 +72,7 @@ def test_expired_data_is_kept_for_stale_lookups_only() -> None:
 
 
 def test_stale_lookups_respect_rank() -> None:
-    cache = Cache(stale_retention=DAY)
+    cache = kept()
     cache.put_rrset([a("ns.example.com")], Rank.ADDITIONAL, 1000.0)
     later = 2000.0
     found = cache.get_stale_rrset(n("ns.example.com"), RRType.A, IN, later, ttl=30)
@@ -79,7 +86,7 @@ def test_stale_lookups_respect_rank() -> None:
 
 
 def test_new_data_replaces_stale_data_of_any_rank() -> None:
-    cache = Cache(stale_retention=DAY)
+    cache = kept()
     cache.put_rrset([a("www.example.com", "192.0.2.1")], Rank.AUTH_ANSWER, 1000.0)
     assert cache.put_rrset([a("www.example.com", "192.0.2.9")], Rank.ADDITIONAL, 2000.0)
     hit = cache.get_rrset(WWW, RRType.A, IN, 2000.0)
@@ -88,7 +95,7 @@ def test_new_data_replaces_stale_data_of_any_rank() -> None:
 
 
 def test_negative_answers_can_be_stale() -> None:
-    cache = Cache(stale_retention=DAY)
+    cache = kept()
     cache.put_negative(n("gone.example.com"), None, IN, soa("example.com"), 1000.0, kind=NX)
     cache.put_negative(WWW, RRType.AAAA, IN, soa("example.com"), 1000.0, kind=NODATA)
     later = 1000.0 + 300 + 60
@@ -104,7 +111,7 @@ def test_negative_answers_can_be_stale() -> None:
 
 
 def test_data_below_a_stale_nxdomain_removes_it() -> None:
-    cache = Cache(stale_retention=DAY)
+    cache = kept()
     cache.put_negative(n("example.com"), None, IN, soa("example.com"), 1000.0, kind=NX)
     # Expired, kept for serve-stale; then the name turns out to exist after all.
     assert cache.put_rrset([a("www.example.com")], Rank.AUTH_ANSWER, 5000.0)
@@ -112,7 +119,8 @@ def test_data_below_a_stale_nxdomain_removes_it() -> None:
 
 
 def test_stale_entries_are_evicted_first() -> None:
-    cache = Cache(stale_retention=DAY, max_entries=2)
+    cache = Cache(max_entries=2)
+    cache.stale_retention = DAY
     cache.put_rrset([a("old.example.com", ttl=10)], Rank.AUTH_ANSWER, 1000.0)
     cache.put_rrset([a("new.example.com", ttl=3600)], Rank.AUTH_ANSWER, 1100.0)
     cache.put_rrset([a("www.example.com", ttl=3600)], Rank.AUTH_ANSWER, 1200.0)
@@ -121,14 +129,14 @@ def test_stale_entries_are_evicted_first() -> None:
 
 
 def test_stale_data_keeps_its_validation_state() -> None:
-    cache = Cache(stale_retention=DAY)
+    cache = kept()
     cache.put_rrset([a("www.example.com")], Rank.AUTH_ANSWER, 1000.0, validation=Validation.SECURE)
     stale = cache.get_stale_rrset(WWW, RRType.A, IN, 2000.0, ttl=30)
     assert stale is not None and stale.validation is Validation.SECURE
 
 
 def test_lifetime_says_how_much_ttl_is_left_of_how_much() -> None:
-    cache = Cache(stale_retention=DAY)
+    cache = kept()
     cache.put_rrset([a("www.example.com", ttl=300)], Rank.AUTH_ANSWER, 1000.0)
     assert cache.lifetime(WWW, RRType.A, IN, 1000.0) == (300, 300)
     assert cache.lifetime(WWW, RRType.A, IN, 1270.5) == (29, 300)
@@ -155,7 +163,8 @@ def test_lifetime_says_how_much_ttl_is_left_of_how_much() -> None:
     )
 )
 def test_ordinary_lookups_never_see_expired_data(steps: list[tuple[str, int, int]]) -> None:
-    cache = Cache(stale_retention=1000, max_entries=2)
+    cache = Cache(max_entries=2)
+    cache.stale_retention = 1000
     expiry: dict[str, float] = {}
     now = 0.0
     for name, ttl, wait in steps:

@@ -124,6 +124,13 @@ class ServeConfig:
     server_rounds: int = _default(_R, "rounds")
     deny_any: bool = _default(_R, "deny_any")
     aggressive_nsec: bool = _default(_R, "aggressive_nsec")
+    # Serve-stale and prefetch (docs/07-operating.md, "When upstreams fail").
+    serve_stale: bool = _default(_R, "serve_stale")
+    stale_max_age: int = _default(_R, "stale_max_age")
+    stale_answer_ttl: int = _default(_R, "stale_answer_ttl")
+    stale_answer_client_timeout: float = _default(_R, "stale_answer_client_timeout")
+    prefetch: bool = _default(_R, "prefetch")
+    max_prefetches: int = _default(_R, "max_prefetches")
     case_randomisation: bool = _default(_X, "case_randomisation")
     unwanted_reply_threshold: int = _default(_X, "unwanted_reply_threshold")
     max_remembered_servers: int = _default(_X, "max_servers")
@@ -777,6 +784,40 @@ _OPTIONS: dict[str, _Option] = {
         "answer from validated NSEC/NSEC3 records held when they prove the answer "
         "(RFC 8198); off asks upstream",
         of=(_R, "aggressive_nsec"),
+    ),
+    "serve_stale": _Option(
+        _boolean,
+        "when no authority answers, answer from expired data (RFC 8767; Unbound's "
+        "serve-expired), TTL stale_answer_ttl, EDE 3",
+        of=(_R, "serve_stale"),
+    ),
+    "stale_max_age": _Option(
+        _positive_ttl,
+        "seconds past expiry that data may still be served stale (Unbound's serve-expired-ttl)",
+        "S",
+        of=(_R, "stale_max_age"),
+    ),
+    "stale_answer_ttl": _Option(
+        _positive_ttl,
+        "TTL of stale answers, seconds (Unbound's serve-expired-reply-ttl)",
+        "S",
+        of=(_R, "stale_answer_ttl"),
+    ),
+    "stale_answer_client_timeout": _Option(
+        lambda value, text: _seconds(value, text, zero=True),
+        "seconds a client waits for fresh data before a stale answer, while resolution "
+        "goes on (Unbound's serve-expired-client-timeout, in ms there); 0: wait until it ends",
+        "S",
+        of=(_R, "stale_answer_client_timeout"),
+    ),
+    "prefetch": _Option(
+        _boolean,
+        "refresh in the background a cached RRset asked for in the last tenth of its TTL "
+        "(Unbound's prefetch)",
+        of=(_R, "prefetch"),
+    ),
+    "max_prefetches": _Option(
+        _positive_int, "background refreshes at once", "N", of=(_R, "max_prefetches")
     ),
     "case_randomisation": _Option(
         _boolean,

@@ -250,7 +250,8 @@ class Cache:
     max_negative_ttl: int = attrs.field(default=3600, kw_only=True, validator=_at_least(0))
     no_soa_negative_ttl: int = attrs.field(default=0, kw_only=True, validator=_at_least(0))
     # Seconds an expired entry is kept for serve-stale lookups (0: dropped at once).
-    stale_retention: int = attrs.field(default=0, kw_only=True, validator=_at_least(0))
+    # Set by the resolver from its stale_max_age setting when serve_stale is on.
+    stale_retention: int = attrs.field(default=0, init=False)
 
     # Counters. A lookup is one get_rrset or get_negative call; closest_delegation
     # is a walk, not a lookup, and counts nothing.

@@ -122,7 +122,7 @@ class Freshness:
         key = (qname, qtype, qclass)
         timeout = settings.stale_answer_client_timeout
         stale = self._stale(qname, qtype, qclass)
-        if stale is not None and timeout is not None and self._nursery is not None:
+        if stale is not None and timeout > 0 and self._nursery is not None:
             continuing = self._continuing.get(key)
             if continuing is None:
                 continuing = self._continuing[key] = _Continuing()

@@ -137,11 +137,11 @@ class ResolverSettings:
     # when the authorities cannot be reached, answer from data expired up to
     # stale_max_age seconds ago, with TTL stale_answer_ttl and EDE 3. A client
     # waits stale_answer_client_timeout seconds at most for a resolution that
-    # would replace stale data (None: until it ends); it goes on meanwhile.
+    # would replace stale data (0: until it ends); it goes on meanwhile.
     serve_stale: bool = False
     stale_max_age: int = 86400  # Unbound's serve-expired-ttl
     stale_answer_ttl: int = 30  # RFC 8767 section 4; Unbound's serve-expired-reply-ttl
-    stale_answer_client_timeout: float | None = 1.8  # RFC 8767 section 5's suggestion
+    stale_answer_client_timeout: float = 1.8  # RFC 8767 section 5's suggestion
     # Refresh in the background a cached RRset asked for in the last tenth of its
     # TTL (Unbound's prefetch; BIND and Knot Resolver prefetch by default too).
     prefetch: bool = True
