@@ -122,7 +122,17 @@ _LAZY = {
     "Transport": "._network.transport",
 }
 
-__version__ = "0.1.0"
+def _installed_version() -> str:
+    # pyproject.toml states the version; the installed metadata carries it here.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trio-dns")
+    except PackageNotFoundError:  # imported from a source tree never installed
+        return "0+unknown"
+
+
+__version__ = _installed_version()
 
 
 def __getattr__(name: str) -> _typing.Any:

@@ -358,23 +358,33 @@ def _add_serve(subparsers: _Subparsers) -> None:
 
 
 def _check_serve(args: argparse.Namespace) -> None:
-    import warnings
+    from ._config import load_or_exit
 
-    from ._config import ConfigError, DeprecatedKey, ServeConfig
+    args.serve_config = load_or_exit(vars(args), args.config, PROG, status=2)
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DeprecatedKey)
-        try:
-            args.serve_config = ServeConfig.load(vars(args), args.config)
-        except ConfigError as exc:
-            error: ConfigError | None = exc
-        else:
-            error = None
-    for warning in caught:
-        print(f"{PROG}: warning: {warning.message}", file=sys.stderr)
-    if error is not None:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        raise SystemExit(2)
+
+# -- trio-dns check-config ------------------------------------------------------------
+
+
+def _add_check_config(subparsers: _Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "check-config",
+        usage=f"{PROG} check-config FILE",
+        help="check a configuration file for `serve`, without serving",
+        description="Read FILE as `trio-dns serve --config FILE` would, with the files it "
+        "names (root hints, trust anchor, zones). Exit 0 if it is good, else print one "
+        "line naming the bad key and exit 1.",
+    )
+    parser.add_argument("file", metavar="FILE", type=Path)
+    parser.set_defaults(run=_run_check_config)
+
+
+async def _run_check_config(args: argparse.Namespace) -> int:
+    from ._config import load_or_exit
+
+    load_or_exit({}, args.file, PROG, status=1)
+    print(f"{args.file}: ok")
+    return 0
 
 
 async def _run_serve(args: argparse.Namespace) -> int:
@@ -690,6 +700,7 @@ _SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (
     _add_query,
     _add_resolve,
     _add_serve,
+    _add_check_config,
     _add_sandbox,
 )
 
@@ -698,6 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="A recursive DNS resolver and server built on Trio."
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in _SUBCOMMANDS:
         add(subparsers)

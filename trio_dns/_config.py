@@ -20,6 +20,7 @@ import argparse
 import ipaddress
 import logging
 import math
+import sys
 import tomllib
 import warnings
 from collections.abc import Callable, Mapping
@@ -278,6 +279,27 @@ class ServeConfig:
     def logging_level(self) -> int:
         level: int = getattr(logging, self.log_level.upper())
         return level
+
+
+def load_or_exit(
+    options: Mapping[str, Any], config_file: Path | None, prog: str, *, status: int
+) -> ServeConfig:
+    """`ServeConfig.load` for the command line: a bad setting is one line on stderr
+    and exit `status`; a deprecated key is one warning line either way."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecatedKey)
+        try:
+            config = ServeConfig.load(options, config_file)
+        except ConfigError as exc:
+            error: ConfigError | None = exc
+        else:
+            error = None
+    for warning in caught:
+        print(f"{prog}: warning: {warning.message}", file=sys.stderr)
+    if error is not None:
+        print(f"{prog}: {error}", file=sys.stderr)
+        raise SystemExit(status)
+    return config
 
 
 def _read_zone(key: str, path: Path, default_ttl: int | None) -> list[Record]:
