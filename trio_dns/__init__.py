@@ -122,6 +122,7 @@ _LAZY = {
     "Transport": "._network.transport",
 }
 
+
 def _installed_version() -> str:
     # pyproject.toml states the version; the installed metadata carries it here.
     from importlib.metadata import PackageNotFoundError, version
