@@ -219,9 +219,9 @@ def test_records_that_do_not_belong_in_an_entry_are_a_miss() -> None:
 def test_keys_that_can_answer_a_question() -> None:
     www = n("WWW.Example.com")
     assert keys_for(www, RRType.AAAA) == (
-        b"trio-dns:1:IN:AAAA:www.example.com.",
-        b"trio-dns:1:IN:CNAME:www.example.com.",
-        b"trio-dns:1:IN:NXDOMAIN:www.example.com.",
+        (RRType.AAAA, b"trio-dns:1:IN:AAAA:www.example.com."),
+        (RRType.CNAME, b"trio-dns:1:IN:CNAME:www.example.com."),
+        (None, b"trio-dns:1:IN:NXDOMAIN:www.example.com."),
     )
     assert len(keys_for(www, RRType.CNAME)) == 2
 

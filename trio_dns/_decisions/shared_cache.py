@@ -123,13 +123,16 @@ def entry_key(name: Name, rtype: RRType | None, rclass: RRClass = RRClass.IN) ->
     return f"{KEY_PREFIX}{rclass.name}:{kind}:{name.to_text().lower()}".encode()
 
 
-def keys_for(name: Name, rtype: RRType, rclass: RRClass = RRClass.IN) -> tuple[bytes, ...]:
-    """The keys that can answer (name, rtype): its RRset or NODATA, a CNAME, an NXDOMAIN."""
-    keys = [entry_key(name, rtype, rclass)]
+def keys_for(
+    name: Name, rtype: RRType, rclass: RRClass = RRClass.IN
+) -> tuple[tuple[RRType | None, bytes], ...]:
+    """The entries that can answer (name, rtype), as (type, key): its RRset or
+    NODATA, a CNAME, an NXDOMAIN (type None)."""
+    types: list[RRType | None] = [rtype]
     if rtype != RRType.CNAME:
-        keys.append(entry_key(name, RRType.CNAME, rclass))
-    keys.append(entry_key(name, None, rclass))
-    return tuple(keys)
+        types.append(RRType.CNAME)
+    types.append(None)
+    return tuple((t, entry_key(name, t, rclass)) for t in types)
 
 
 def encode_entry(entry: SharedEntry) -> bytes:
@@ -308,42 +311,52 @@ class SharingCache(Cache):
             self.share(shared.key, value, math.floor((entry.expires - now) * 1000))
 
     def insert_shared(self, entries: Sequence[SharedEntry], now: float) -> int:
-        """Store entries read from the shared store (each TTL what is left of its
-        life), by the usual rules of rank; how many were stored."""
-        stored = 0
+        """Store entries read from the shared store without handing them back."""
         self._quiet = True
         try:
-            for entry in entries:
-                ttl = _remaining(entry.expires, now)
-                if ttl < 1:
-                    continue
-                if entry.kind is Kind.POSITIVE:
-                    ok = self.put_rrset(
-                        _with_ttl(entry.records, ttl),
-                        entry.rank,
-                        now,
-                        rrsigs=_with_ttl(entry.rrsigs, ttl),
-                        validation=entry.validation,
-                        proof=_with_ttl(entry.proof, ttl),
-                    )
-                else:
-                    soa = entry.soa
-                    if soa is not None:
-                        soa = Record(soa.name, soa.rtype, soa.rclass, ttl, soa.rdata)
-                    ok = self.put_negative(
-                        entry.name,
-                        entry.rtype,
-                        entry.rclass,
-                        soa,
-                        now,
-                        kind=NegativeKind.NXDOMAIN
-                        if entry.kind is Kind.NXDOMAIN
-                        else NegativeKind.NODATA,
-                        proof=_with_ttl(entry.proof, ttl),
-                        rank=entry.rank,
-                        validation=entry.validation,
-                    )
-                stored += ok
+            return _insert(self, entries, now)
         finally:
             self._quiet = False
-        return stored
+
+
+def insert_shared(cache: Cache, entries: Sequence[SharedEntry], now: float) -> int:
+    """Store entries read from the shared store in `cache` (each TTL what is left of
+    its life), by the usual rules of rank; how many were stored. A SharingCache
+    does not hand them back."""
+    if isinstance(cache, SharingCache):
+        return cache.insert_shared(entries, now)
+    return _insert(cache, entries, now)
+
+
+def _insert(cache: Cache, entries: Sequence[SharedEntry], now: float) -> int:
+    stored = 0
+    for entry in entries:
+        ttl = _remaining(entry.expires, now)
+        if ttl < 1:
+            continue
+        if entry.kind is Kind.POSITIVE:
+            ok = cache.put_rrset(
+                _with_ttl(entry.records, ttl),
+                entry.rank,
+                now,
+                rrsigs=_with_ttl(entry.rrsigs, ttl),
+                validation=entry.validation,
+                proof=_with_ttl(entry.proof, ttl),
+            )
+        else:
+            soa = entry.soa
+            if soa is not None:
+                soa = Record(soa.name, soa.rtype, soa.rclass, ttl, soa.rdata)
+            ok = cache.put_negative(
+                entry.name,
+                entry.rtype,
+                entry.rclass,
+                soa,
+                now,
+                kind=NegativeKind.NXDOMAIN if entry.kind is Kind.NXDOMAIN else NegativeKind.NODATA,
+                proof=_with_ttl(entry.proof, ttl),
+                rank=entry.rank,
+                validation=entry.validation,
+            )
+        stored += ok
+    return stored
