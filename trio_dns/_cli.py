@@ -110,7 +110,8 @@ def _add_query(subparsers: _Subparsers) -> None:
         nargs="+",
         metavar="ARG",
         help="the name to ask about, its type (default A), and the server's IP address "
-        "(default: the first nameserver in /etc/resolv.conf)",
+        "(default: the system resolver: the nameservers, search list and options of "
+        "/etc/resolv.conf)",
     )
     parser.add_argument("-p", "--port", type=_port, default=53, help="server port (default 53)")
     parser.add_argument(
@@ -168,16 +169,22 @@ def _check_query(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
         args.rtype = RRType.from_text(rest[1]) if len(rest) == 2 else RRType.A
     except UnknownType:
         parser.error(f"unknown type {rest[1]!r}")
+    args.typed = rest[0]  # the search list needs to know if it ends in a dot
     if servers:
         host = _address_or_none(servers[0])
         if host is None:
             parser.error(f"invalid server {servers[0]!r}: not an IP address")
+        args.server = (host, args.port)
+    elif args.tcp or args.dnssec or not args.recurse:
+        # A query of a shape the system resolver does not send: to its first nameserver.
+        args.server = (system_nameserver(), args.port)
     else:
-        host = system_nameserver()
-    args.server = (host, args.port)
+        args.server = None  # the system resolver
 
 
 async def _run_query(args: argparse.Namespace) -> int:
+    if args.server is None:
+        return await _run_system_query(args)
     server: Address = args.server
     stub = StubResolver(timeout=args.timeout, attempts=args.attempts)
     started = trio.current_time()
@@ -198,6 +205,24 @@ async def _run_query(args: argparse.Namespace) -> int:
     print(f";; Query time: {elapsed_ms} msec")
     print(f";; SERVER: {host}#{port}({protocol})")
     return 0
+
+
+async def _run_system_query(args: argparse.Namespace) -> int:
+    """NAME [TYPE] as a program's look-ups go: resolv.conf's nameservers, search
+    list and options (`Resolver.from_system`). Status 1 if out of time."""
+    from ._network.system import SystemResolver
+
+    resolver = SystemResolver.from_file(_RESOLV_CONF, port=args.port)
+    started = trio.current_time()
+    lifetime = args.timeout * args.attempts
+    answer = await resolver.resolve(args.typed, args.rtype, lifetime=lifetime)
+    elapsed_ms = round((trio.current_time() - started) * 1000)
+    upstreams = ", ".join(f"{host}#{port}" for host, port in resolver.settings.forwarders)
+    print(f"; <<>> {PROG} {__version__} <<>> {args.typed} {args.rtype.name} (system resolver)")
+    print(answer.to_text())
+    print(f";; Query time: {elapsed_ms} msec")
+    print(f";; SERVERS: {upstreams or 'the root servers'} (from {_RESOLV_CONF})")
+    return 1 if answer.timed_out else 0
 
 
 # -- trio-dns resolve ---------------------------------------------------------------

@@ -35,6 +35,7 @@ from trio_dns import (
     SystemResolver,
     read_zone,
 )
+from trio_dns import _cli as cli
 from trio_dns._dnssec import Algorithm
 from trio_dns.testing import SigningKey, sign_zone
 
@@ -219,3 +220,31 @@ async def test_a_lone_silent_nameserver_is_out_of_time(network: Network, silent:
     with pytest.raises(ResolutionTimeout):
         await trio_dns.addresses("www.corp.example", resolver=resolver, lifetime=0.5)
     assert trio.current_time() - start == pytest.approx(0.5, abs=0.2)
+
+
+def test_query_without_a_server_asks_the_system_resolver(
+    network: Network, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    conf = network.directory / "cli-resolv.conf"
+    conf.write_text(f"nameserver {RESOLVER}\nsearch lab.example corp.example\n")
+    monkeypatch.setattr(cli, "_RESOLV_CONF", conf)
+    assert cli.main(["query", "www", "AAAA", "-p", str(PORT)]) == 0
+    out = capsys.readouterr().out
+    assert ";; status: NOERROR, www.corp.example. IN AAAA" in out
+    assert "2001:db8::80" in out
+    assert f";; SERVERS: {RESOLVER}#{PORT} (from {conf})" in out
+
+
+def test_query_without_a_server_out_of_time(
+    network: Network,
+    silent: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    conf = network.directory / "cli-silent.conf"
+    conf.write_text(f"nameserver {SILENT}\n")
+    monkeypatch.setattr(cli, "_RESOLV_CONF", conf)
+    argv = ["query", "www.corp.example", "-p", str(PORT), "--timeout", "0.3", "--attempts", "1"]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out
+    assert "status: SERVFAIL" in out and "0.3 s lifetime" in out
