@@ -452,12 +452,17 @@ async def _run_serve(args: argparse.Namespace) -> int:
         # does not grow with every upstream query.
         sandbox = build_sandbox(log_limit=0)
         transport, hints = sandbox.network, list(sandbox.root_hints)
+    from ._network.redis_cache import RedisCache
+
+    # Redis behind our own cache, shared with the rest of the fleet.
+    shared = None if config.cache_backend is None else RedisCache.from_url(config.cache_backend)
     resolver = Resolver(
         root_hints=hints,
         transport=transport,
-        cache=config.cache(),
+        cache=config.cache() if shared is None else shared.sharing(config.cache()),
         settings=config.resolver_settings(),
         local_zones=config.zones,
+        shared_cache=shared,
     )
     server = Server(resolver, config.server_settings())
     _tune_garbage_collector()
@@ -474,6 +479,8 @@ async def _run_serve(args: argparse.Namespace) -> int:
             else:
                 await link.ready(bound)
             async with trio.open_nursery() as endpoints:
+                if shared is not None:
+                    await endpoints.start(shared.run)
                 if link is not None:
                     endpoints.start_soon(link.serve, server, endpoints.cancel_scope)
                 if config.metrics is not None:

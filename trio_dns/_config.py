@@ -37,6 +37,7 @@ from ._decisions.local_zones import local_zones, read_local_data
 from ._decisions.rebinding import Rebinding, parse_private_addresses
 from ._errors import DNSError, InvalidName
 from ._network.exchange import ExchangeSettings
+from ._network.redis_cache import BadBackend, RedisAddress
 from ._network.resolver import ResolverSettings
 from ._server.server import Network, ServerSettings
 from ._wire.enums import RRType
@@ -112,6 +113,7 @@ class ServeConfig:
     forward_zone: tuple[tuple[Name, tuple[Address, ...]], ...] = _default(_R, "forward_zones")
     zone: tuple[Path, ...] = ()
     metrics: Address | None = None
+    cache_backend: str | None = None
     query_log: bool = _default(_S, "query_log")
     dnssec: bool = _default(_R, "dnssec")
     insecure_domain: tuple[Name, ...] = _default(_R, "insecure_domains")
@@ -507,6 +509,17 @@ def _metrics_address(value: object, text: bool) -> Address:
     return address
 
 
+def _cache_backend(value: object, text: bool) -> str:
+    what = "a redis://HOST[:PORT][/DB] URL"
+    if not isinstance(value, str):
+        raise _Bad(what)
+    try:
+        RedisAddress.from_url(value.strip())
+    except BadBackend:
+        raise _Bad(what) from None
+    return value.strip()
+
+
 def _existing_file(text: str) -> Path:
     path = Path(text)
     if not text or not path.is_file():
@@ -742,6 +755,12 @@ _OPTIONS: dict[str, _Option] = {
         "serve Prometheus metrics at http://ADDR:PORT/metrics",
         "ADDR:PORT",
         unset="off",
+    ),
+    "cache_backend": _Option(
+        _cache_backend,
+        "share the cache with other resolvers through Redis at redis://HOST[:PORT][/DB]",
+        "URL",
+        unset="this process's own cache only",
     ),
     "query_log": _Option(
         _boolean,

@@ -41,6 +41,7 @@ from prometheus_client.registry import Collector
 
 from .._address import Address, format_address
 from .._errors import DNSError
+from .._network.redis_cache import RedisCache, SharedCacheStats
 from .._wire.enums import Rcode, RRType
 from .server import CLOSE_REASONS, Server, caused_by_peer, first_error, listen_tcp
 
@@ -134,6 +135,7 @@ class ServerCollector(Collector):
             "RRset cache entries evicted to stay within the size limits.",
             cache.evictions,
         )
+        yield from _shared_cache_metrics(resolver.shared_cache)
 
         yield _counter(
             "trio_dns_upstream_queries",
@@ -307,6 +309,44 @@ class ServerCollector(Collector):
             buckets=buckets,
             sum_value=latency.total,
         )
+
+
+def _shared_cache_metrics(shared: RedisCache | None) -> Iterable[Metric]:
+    """The shared cache's counters (cache_backend); zero without one."""
+    stats = SharedCacheStats() if shared is None else shared.stats
+    lookups = CounterMetricFamily(
+        "trio_dns_shared_cache_lookups",
+        "Misses of the resolver's own cache looked up in the shared cache (Redis): "
+        "hit (an entry was used), miss (none, garbage, or Redis did not answer in time).",
+        labels=["outcome"],
+    )
+    lookups.add_metric(["hit"], stats.hits)
+    lookups.add_metric(["miss"], stats.misses)
+    yield lookups
+    yield _counter(
+        "trio_dns_shared_cache_garbage",
+        "Values in the shared cache that were not the entry their key names: misses.",
+        stats.garbage,
+    )
+    yield _counter(
+        "trio_dns_shared_cache_errors",
+        "Reads and writes of the shared cache that failed or timed out.",
+        stats.errors,
+    )
+    yield _counter(
+        "trio_dns_shared_cache_breaker_opens",
+        "Times the shared cache failed often enough in a row to be left alone a while.",
+        stats.breaker_opens,
+    )
+    writes = CounterMetricFamily(
+        "trio_dns_shared_cache_writes",
+        "Entries written to the shared cache, and those dropped (queue full, breaker "
+        "open, or the write failed).",
+        labels=["outcome"],
+    )
+    writes.add_metric(["written"], stats.writes)
+    writes.add_metric(["dropped"], stats.dropped_writes)
+    yield writes
 
 
 def _counter(name: str, documentation: str, value: int) -> CounterMetricFamily:
