@@ -6,6 +6,7 @@ filled; the clock is Trio's MockClock, which the fake network's wall clock follo
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,10 +39,8 @@ def make(settings: ResolverSettings = STALE, **kw: object) -> tuple[Sandbox, Res
 @asynccontextmanager
 async def background(resolver: Resolver) -> AsyncIterator[None]:
     """The resolver's background tasks running, as the server runs them."""
-    async with trio.open_nursery() as nursery:
-        await nursery.start(resolver.freshness.run)
+    async with resolver.freshness.running():
         yield
-        nursery.cancel_scope.cancel()
 
 
 def kill_all(sandbox: Sandbox) -> None:
@@ -309,9 +308,9 @@ async def test_no_prefetch_without_the_background_or_when_off(
 ) -> None:
     for settings, run in ((PREFETCH, False), (ResolverSettings(prefetch=False), True)):
         sandbox, resolver = make(settings)
-        async with trio.open_nursery() as nursery:
+        async with contextlib.AsyncExitStack() as stack:
             if run:
-                await nursery.start(resolver.freshness.run)
+                await stack.enter_async_context(resolver.freshness.running())
             await resolver.resolve("www.example.com", "A")
             await trio.sleep(3500)
             asked = len(sandbox.network.queries_for("www.example.com", "A"))
@@ -319,7 +318,6 @@ async def test_no_prefetch_without_the_background_or_when_off(
             await trio.sleep(10)
             assert len(sandbox.network.queries_for("www.example.com", "A")) == asked
             assert resolver.freshness.stats.prefetches == 0
-            nursery.cancel_scope.cancel()
 
 
 def test_stale_max_age_sets_the_cache_retention() -> None:

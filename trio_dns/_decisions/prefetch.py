@@ -110,3 +110,9 @@ class Refresh(Iteration):
             rrsigs=sigs,
             proof=result.proof,
         )
+
+
+def before_prefetch(ttl: int) -> int:
+    """How long an answer with `ttl` may be given without asking the cache it came
+    from, when that cache prefetches: until the last tenth of the TTL begins."""
+    return ttl - int(ttl * PREFETCH_SHARE)

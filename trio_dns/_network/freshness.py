@@ -21,8 +21,8 @@ of their TTLs (`due_for_refresh`), each is refreshed by a background `Refresh`
 most `max_prefetches` at once (more are counted and skipped), never delaying
 the answer.
 
-Background tasks need a nursery: `run` provides it, and the server runs it for
-as long as it serves. A resolver used as a library without it still serves
+Background tasks need a nursery: `running()` provides it, and the server
+holds it open for as long as it serves. A resolver used as a library without it still serves
 stale answers after failures, but neither prefetches nor answers early. A
 background task is an error boundary: a bug in one is logged and counted
 (`FreshnessStats.errors`), never raised into the server.
@@ -31,13 +31,15 @@ background task is an error boundary: a bug in one is logged and counted
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
 from .._decisions.answer import Answer, servfail
-from .._decisions.prefetch import Refresh, due_for_refresh
+from .._decisions.prefetch import Refresh, before_prefetch, due_for_refresh
 from .._decisions.stale import stale_answer
 from .._trust import Validation
 from .._wire.enums import EdeCode, RRClass, RRType
@@ -88,22 +90,18 @@ class Freshness:
             cache.stale_retention = settings.stale_max_age
 
     @property
-    def running(self) -> bool:
-        """Whether background tasks can run (`run` is running)."""
-        return self._nursery is not None
-
-    @property
     def prefetching(self) -> bool:
-        """Whether cached answers near expiry are refreshed in the background."""
+        """Whether cached answers near expiry are refreshed in the background
+        (`prefetch` on, and `running()`)."""
         return self._nursery is not None and self.resolver.settings.prefetch
 
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the background tasks until cancelled (and cancel them then)."""
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Run background tasks while the body runs; cancel them when it ends."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             try:
-                task_status.started()
-                await trio.sleep_forever()
+                yield
             finally:
                 self._nursery = None
                 nursery.cancel_scope.cancel()
@@ -170,6 +168,17 @@ class Freshness:
             continuing.done.set()
 
     # -- prefetch ---------------------------------------------------------------------
+
+    def fast_path_lifetime(self, answer: Answer, lifetime: int) -> int:
+        """How long a server may give the reply made from `answer` without asking
+        the resolver again (its encoded-reply cache): `lifetime`, or while
+        prefetching only until the last tenth of it, and not at all (0) once
+        there, since a refresh is under way and the next answer is the new one."""
+        if not self.prefetching:
+            return lifetime
+        if due_for_refresh(self.resolver.cache, answer, self.resolver.now()):
+            return 0
+        return before_prefetch(lifetime)
 
     def _prefetch_if_due(self, answer: Answer) -> None:
         nursery = self._nursery

@@ -218,6 +218,22 @@ class ServerCollector(Collector):
             "records already held (RFC 8198), without asking.",
             rstats.aggressive_answers,
         )
+        freshness = resolver.freshness.stats
+        yield _counter(
+            "trio_dns_stale_answers",
+            "Questions answered from expired data (serve_stale, RFC 8767): EDE 3, or 19 "
+            "for NXDOMAIN; clients that shared one question count once.",
+            freshness.stale_answers,
+        )
+        prefetches = CounterMetricFamily(
+            "trio_dns_prefetches",
+            "Cached RRsets asked for in the last tenth of their TTL: refreshed in the "
+            "background (started), or not because max_prefetches were running (skipped).",
+            labels=["outcome"],
+        )
+        prefetches.add_metric(["started"], freshness.prefetches)
+        prefetches.add_metric(["skipped"], freshness.prefetches_skipped)
+        yield prefetches
 
         validation = CounterMetricFamily(
             "trio_dns_dnssec_answers",

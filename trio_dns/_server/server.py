@@ -389,7 +389,9 @@ class Server:
                 watcher.start_soon(self._stop_when_cancelled)
                 # Shielded, so that cancelling serve() still lets queries finish.
                 with trio.CancelScope(shield=True):
-                    await self._run(udp, tcp)
+                    # Prefetches, and resolutions going on after a stale answer.
+                    async with self.resolver.freshness.running():
+                        await self._run(udp, tcp)
                 watcher.cancel_scope.cancel()
         finally:
             for sock in udp:
@@ -950,6 +952,8 @@ class Server:
             # The least TTL of all we wrote (of more, if TC dropped some: no harm,
             # the entry just expires a little early).
             lifetime = min(r.ttl for r in (*records, *authority))
+            # Shorter when prefetching: the resolver must see the asks near expiry.
+            lifetime = self.resolver.freshness.fast_path_lifetime(answer, lifetime)
             self.answers.store(pending.key, wire, self.resolver.now(), lifetime)
         return wire
 
