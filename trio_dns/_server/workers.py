@@ -35,6 +35,7 @@ costs nothing between scrapes, and needs no port or socket file per worker.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -42,7 +43,8 @@ import signal
 import socket
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import attrs
 import trio
@@ -54,6 +56,7 @@ from prometheus_client.registry import Collector
 
 from .._address import Address, format_address
 from .._errors import DNSError
+from .control import ERROR, OK, Control, SocketInUse
 from .metrics import metrics_registry, serve_metrics
 from .server import Server
 
@@ -64,7 +67,8 @@ INITIAL_BACKOFF = 0.5  # seconds before the first restart of a worker that died
 MAX_BACKOFF = 30.0
 STABLE_AFTER = 60.0  # a worker that lived this long starts its back-off afresh
 SCRAPE_TIMEOUT = 2.0  # seconds a worker has to send its metrics
-_MAX_MESSAGE = 1 << 24  # octets of one message on a channel
+CONTROL_TIMEOUT = 60.0  # seconds a worker has to answer a control command (dump-cache)
+_MAX_MESSAGE = 1 << 28  # octets of one message on a channel (a whole cache dump)
 # Monotonic sample types: their values from a dead worker are carried on.
 _MONOTONIC = frozenset({"counter", "histogram", "summary"})
 
@@ -182,15 +186,26 @@ class WorkerLink:
         """Tell the supervisor this worker is serving, and on which addresses."""
         await self._channel.send({"ready": [list(address) for address in bound]})
 
-    async def serve(self, server: Server, stop: trio.CancelScope) -> None:
-        """Answer the supervisor's requests; once it is gone, cancel `stop` (which
-        shuts this worker down: nothing would restart or scrape it any more)."""
+    async def serve(
+        self,
+        server: Server,
+        stop: trio.CancelScope,
+        reload: Callable[[], Sequence[str]] | None = None,
+        describe: Callable[[], Sequence[str]] = lambda: (),
+    ) -> None:
+        """Answer the supervisor's requests (metrics, and the control commands it
+        relays, with `reload` and `describe` as a control socket would); once it
+        is gone, cancel `stop` (which shuts this worker down: nothing would
+        restart or scrape it any more)."""
         registry = worker_registry(server)
+        control = Control(server, reload, describe)
         try:
             while (request := await self._channel.receive()) is not None:
                 reply: dict[str, Any] = {"id": request.get("id")}
                 if request.get("metrics"):
                     reply["metrics"] = generate_latest(registry).decode()
+                elif isinstance(request.get("control"), str):
+                    reply["lines"] = await control.respond(request["control"])
                 else:
                     reply["error"] = "unknown request"
                 await self._channel.send(reply)
@@ -211,6 +226,8 @@ class WorkerPlan:
     count: int
     listen: tuple[Address, ...]
     metrics: Address | None = None
+    control: Path | None = None  # the control socket, relayed to every worker
+    control_configured: bool = False  # else a default, left to a server already on it
     stop_timeout: float = 30.0  # seconds from SIGTERM until a worker is killed
 
 
@@ -356,6 +373,10 @@ class Supervisor:
                             serve_metrics, registry, self.plan.metrics, self.scrape
                         )
                         self.announce(f"metrics on http://{format_address(address)}/metrics")
+                    if self.plan.control is not None:
+                        where = await self._start_control(endpoints, self.plan.control)
+                        if where is not None:
+                            self.announce(f"control socket {where}")
                     async for signum in signals:
                         if signum == signal.SIGHUP:
                             log.info("SIGHUP: passed on to every worker")
@@ -494,26 +515,30 @@ class Supervisor:
             for worker in self.workers:
                 nursery.start_soon(self._scrape_one, worker)
 
-    async def _scrape_one(self, worker: _Worker) -> None:
-        worker.answered = False
+    async def _request(self, worker: _Worker, message: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Ask `worker`; its reply, or None if it is not up (or goes)."""
         channel = worker.channel
         if channel is None or not worker.up:
-            return
-        text = None
+            return None
+        async with worker.lock:
+            worker.requests += 1
+            request = worker.requests
+            try:
+                await channel.send({**message, "id": request})
+                while (reply := await channel.receive()) is not None:
+                    # Replies to requests given up on may come first: skip them.
+                    if reply.get("id") == request:
+                        return reply
+            except _CHANNEL_ERRORS as exc:
+                log.debug("worker %d: no reply: %r", worker.index, exc)
+        return None
+
+    async def _scrape_one(self, worker: _Worker) -> None:
+        worker.answered = False
+        reply = None
         with trio.move_on_after(SCRAPE_TIMEOUT):
-            async with worker.lock:
-                worker.requests += 1
-                request = worker.requests
-                try:
-                    await channel.send({"id": request, "metrics": True})
-                    while (reply := await channel.receive()) is not None:
-                        # Replies to requests that timed out may come first: skip them.
-                        if reply.get("id") == request:
-                            text = reply.get("metrics")
-                            break
-                except _CHANNEL_ERRORS as exc:
-                    log.debug("worker %d: no metrics: %r", worker.index, exc)
-                    return
+            reply = await self._request(worker, {"metrics": True})
+        text = None if reply is None else reply.get("metrics")
         if isinstance(text, str) and worker.up:
             try:
                 worker.families = list(text_string_to_metric_families(text))
@@ -521,6 +546,86 @@ class Supervisor:
                 log.error("worker %d sent metrics that do not parse: %s", worker.index, exc)
                 return
             worker.answered = True
+
+    # -- the control socket: every command to every worker --------------------------
+
+    async def _start_control(self, nursery: trio.Nursery, path: Path) -> Path | None:
+        # No server of its own: Control reads one only in `respond`, which relays.
+        control = _RelayedControl(cast(Server, None), supervisor=self)
+        try:
+            where: Path = await nursery.start(control.serve, path)
+        except SocketInUse as exc:
+            if self.plan.control_configured:
+                raise
+            log.warning("%s; this one has no control socket", exc)
+            return None
+        return where
+
+    async def relay(self, line: str) -> list[str]:
+        """The reply to a control command, asked of every worker at once: each
+        one's lines under a `; worker N` heading (a comment, in dump-cache's zone
+        file text), or for `stats` the samples summed; ok if every worker said ok."""
+        replies: dict[int, list[str] | None] = {}
+
+        async def ask(worker: _Worker) -> None:
+            reply = None
+            with trio.move_on_after(CONTROL_TIMEOUT):
+                reply = await self._request(worker, {"control": line})
+            lines = None if reply is None else reply.get("lines")
+            ok = isinstance(lines, list) and all(isinstance(x, str) for x in lines) and lines
+            replies[worker.index] = lines if ok else None
+
+        async with trio.open_nursery() as nursery:
+            for worker in self.workers:
+                nursery.start_soon(ask, worker)
+        words = line.split()
+        command = words[0].lower() if words else ""
+        answered = {index: lines for index, lines in replies.items() if lines is not None}
+        statuses = {lines[-1] for lines in answered.values()}
+        if (
+            len(statuses) == 1
+            and OK not in statuses
+            and not any(len(lines) > 1 for lines in answered.values())
+        ):
+            return [statuses.pop()]  # the same complaint from every worker: a bad request
+        out: list[str] = []
+        if command == "status":
+            out += [f"supervisor pid: {os.getpid()}", f"workers: {len(self.workers)}"]
+        error = None
+        totals: dict[str, float] = {}
+        for worker in self.workers:
+            lines = replies[worker.index]
+            if lines is None:
+                out.append(f"; worker {worker.index}: not answering (starting, or restarting)")
+                continue
+            *body, status = lines
+            if status != OK and error is None:
+                error = f"{status} (worker {worker.index})"
+            if command == "stats" and status == OK:
+                for entry in body:
+                    key, _, value = entry.rpartition(" ")
+                    with contextlib.suppress(ValueError):
+                        totals[key] = totals.get(key, 0.0) + float(value)
+                continue
+            out.append(f"; worker {worker.index} (pid {worker.pid})")
+            out += body
+        for key, total in totals.items():
+            out.append(f"{key} {int(total)}" if total.is_integer() else f"{key} {total:g}")
+        if not answered:
+            error = ERROR + "no worker is answering"
+        return [*out, error or OK]
+
+
+@attrs.define(eq=False)
+class _RelayedControl(Control):
+    """The supervisor's control socket: Control's socket handling, with every
+    command relayed to the workers (which own the caches and settings)."""
+
+    supervisor: Supervisor | None = attrs.field(default=None, kw_only=True)
+
+    async def respond(self, line: str) -> list[str]:
+        assert self.supervisor is not None
+        return await self.supervisor.relay(line)
 
 
 async def supervise(plan: WorkerPlan, announce: Callable[[str], None]) -> int:
