@@ -841,6 +841,7 @@ def as_guide_shows(output: str, hints: Path) -> str:
     """Output from this test's sandbox, written as the guide's sandbox prints it."""
     for here, there in [
         (str(hints), "sandbox.hints"),
+        (str(hints.with_suffix(".anchor")), "sandbox.anchor"),
         (f" --upstream-port {PORT}", ""),
         (f" --port {PORT}", ""),
         (f" -p {PORT}", ""),

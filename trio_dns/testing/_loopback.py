@@ -6,7 +6,10 @@ to one on loopback, keeping the last two octets: `192.0.2.1` becomes
 `127.54.2.1`, `198.51.100.10` becomes `127.54.100.10`. The A and AAAA records
 that name a server (glue, and the nameservers' own addresses in their zones) are
 rewritten the same way, and so are the root hints, so any resolver that starts
-from those hints walks the sandbox's hierarchy without leaving the machine. The
+from those hints walks the sandbox's hierarchy without leaving the machine.
+The signed zones are signed again after the move (their servers' own addresses
+are signed data), with the same keys, so `trust_anchor` is the in-memory
+sandbox's and a validator that starts from it validates `www.secure.example`. The
 data the zones serve (`www.example.com A 198.51.100.80`) keeps its documentation
 addresses: a resolver's answers are the ones the guide shows, and nothing ever
 connects to them.
@@ -54,6 +57,7 @@ from .._wire.rdtypes.address import AAAA, A
 from .._wire.rdtypes.single_name import NS
 from ._log import Action
 from ._sandbox import build_sandbox
+from ._sandbox_dnssec import sign, trust_anchor
 from ._server import AuthoritativeServer
 
 DEFAULT_PREFIX = "127.54"
@@ -168,8 +172,11 @@ class LoopbackSandbox:
                 for host, _ in server.addresses
                 if (target := moved[host]) is not None
             )
+            # Signed zones are signed again: the addresses moved are signed data.
             zones = tuple(
-                Zone.from_records(zone.origin, _move_records(zone.records, moved))
+                Zone.from_records(
+                    zone.origin, sign(zone.origin, _move_records(zone.records, moved))
+                )
                 for zone in server.zones
             )
             links = {
@@ -198,6 +205,17 @@ class LoopbackSandbox:
     def root_addresses(self) -> list[str]:
         """The root servers' addresses, from the hints."""
         return [r.rdata.to_text() for r in self.root_hints if isinstance(r.rdata, A | AAAA)]
+
+    @property
+    def trust_anchor(self) -> tuple[Record, ...]:
+        """The DS of the root's key, where validation of the signed zones starts."""
+        return trust_anchor()
+
+    def trust_anchor_text(self) -> str:
+        """The trust anchor as a zone file, for `--trust-anchor`."""
+        lines = ["; Trust anchor for trio-dns sandbox: the DS of its root's key."]
+        lines += [record.to_text() for record in self.trust_anchor]
+        return "\n".join(lines) + "\n"
 
     def hints_text(self) -> str:
         """The root hints as a zone file, for `--root-hints`."""
@@ -270,8 +288,11 @@ def _add_zone(
     result = []
     for server in servers:
         if any(z.origin == parent for z in server.zones):
+            # A signed parent is signed again, for its NSEC chain to cover the new cut.
             zones = tuple(
-                Zone.from_records(z.origin, [*z.records, ns, glue]) if z.origin == parent else z
+                Zone.from_records(z.origin, sign(z.origin, [*z.records, ns, glue]))
+                if z.origin == parent
+                else z
                 for z in server.zones
             )
             server = attrs.evolve(server, zones=zones)

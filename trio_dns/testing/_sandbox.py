@@ -19,17 +19,29 @@ What it shows:
   answer can exist; the resolver must notice and fail cleanly);
 - `big.example.com`: a TXT set too big for UDP, so it comes over TCP;
 - `v6only.net`: a zone served only over IPv6;
-- NXDOMAIN and NODATA anywhere, with SOAs for negative caching.
+- NXDOMAIN and NODATA anywhere, with SOAs for negative caching;
+- DNSSEC: the root, the TLD `example.` and `secure.example.` are signed, so
+  `www.secure.example` validates from the root's DS (`Sandbox.trust_anchor`);
+  `bogus.example.` is signed but its `www` A record was changed after signing;
+  `unsigned.example.` and every other zone are provably unsigned
+  (`_sandbox_dnssec.py` says how).
+
+Without a trust anchor a resolver asks without DO and meets none of it: the
+replies are those of an unsigned internet.
 """
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
+from .._decisions.authority import Zone
 from .._wire.message import Record
 from .._wire.zone import read_zone
 from ._behaviour import Behaviour, Lame
 from ._network import FakeNetwork
+from ._sandbox_dnssec import sign, trust_anchor
 
 _SOA = "@ 3600 SOA ns1.{zone} hostmaster.{zone} 2026112501 7200 900 1209600 300"
 
@@ -60,6 +72,8 @@ ns1.nic.net.        A 192.0.2.20
 ns1.nic.net.        AAAA 2001:db8::20
 org.                NS ns1.nic.org.
 ns1.nic.org.        A 192.0.2.30
+example.            NS ns1.nic.example.
+ns1.nic.example.    A 192.0.2.40
 """
 
 SANDBOX_ZONE = """
@@ -116,6 +130,45 @@ ns1.nic A 192.0.2.30
 glueless NS ns.dns-host.net.
 double NS ns.glueless.org.
 """
+
+EXAMPLE_TLD_ZONE = """
+$ORIGIN example.
+$TTL 86400
+@ 900 SOA ns1.nic.example. hostmaster.nic.example. 2026112501 1800 900 604800 86400
+@ NS ns1.nic.example.
+ns1.nic A 192.0.2.40
+secure NS ns1.secure.example.
+ns1.secure A 198.51.100.60
+bogus NS ns1.bogus.example.
+ns1.bogus A 198.51.100.61
+unsigned NS ns1.unsigned.example.
+ns1.unsigned A 198.51.100.62
+"""
+
+SECURE_ZONE = (
+    "$ORIGIN secure.example.\n$TTL 3600\n"
+    + _SOA.format(zone="secure.example.")
+    + """
+@ NS ns1
+@ MX 10 mail
+ns1 A 198.51.100.60
+www A 198.51.100.85
+www AAAA 2001:db8:85::85
+mail A 198.51.100.26
+"""
+)
+
+BOGUS_ZONE = (
+    "$ORIGIN bogus.example.\n$TTL 3600\n"
+    + _SOA.format(zone="bogus.example.")
+    + "\n@ NS ns1\nns1 A 198.51.100.61\nwww A 198.51.100.88\n"
+)
+
+UNSIGNED_ZONE = (
+    "$ORIGIN unsigned.example.\n$TTL 3600\n"
+    + _SOA.format(zone="unsigned.example.")
+    + "\n@ NS ns1\nns1 A 198.51.100.62\nwww A 198.51.100.89\n"
+)
 
 EXAMPLE_ZONE = (
     """
@@ -183,14 +236,24 @@ V6ONLY_ZONE = (
 class Sandbox:
     network: FakeNetwork
     root_hints: tuple[Record, ...]
+    # The DS of the root's key: a validator that starts from it validates the
+    # signed zones (see the module docstring).
+    trust_anchor: tuple[Record, ...] = attrs.field(factory=trust_anchor)
+
+
+def _zone(text: str) -> Zone:
+    """A zone of the sandbox, signed if it is one of the signed ones."""
+    zone = Zone.from_text(text, filename="<sandbox>")
+    return Zone.from_records(zone.origin, sign(zone.origin, zone.records))
 
 
 def build_sandbox(*, seed: int = 0, log_limit: int | None = 10_000) -> Sandbox:
     """A fresh sandbox internet (see the module docstring for what it holds);
     its network logs the latest `log_limit` exchanges (None: all; 0: none)."""
     net = FakeNetwork(seed=seed, log_limit=log_limit)
-    net.add_server(["192.0.2.1", "2001:db8::1"], [ROOT_ZONE, SANDBOX_ZONE], name="a.root")
-    net.add_server(["192.0.2.2"], [ROOT_ZONE, SANDBOX_ZONE], name="b.root")
+    root = _signed_root()
+    net.add_server(["192.0.2.1", "2001:db8::1"], [root, SANDBOX_ZONE], name="a.root")
+    net.add_server(["192.0.2.2"], [root, SANDBOX_ZONE], name="b.root")
     net.add_server(["192.0.2.10"], [COM_ZONE], name="ns1.nic.com")
     net.add_server(["192.0.2.11"], [COM_ZONE], name="ns2.nic.com")
     net.add_server(["192.0.2.20", "2001:db8::20"], [NET_ZONE], name="ns1.nic.net")
@@ -208,4 +271,21 @@ def build_sandbox(*, seed: int = 0, log_limit: int | None = 10_000) -> Sandbox:
     net.add_server(["198.51.100.32"], [DOUBLE_ZONE], name="ns.glueless.org")
     net.add_server(["198.51.100.40"], [CDN_ZONE], name="ns1.cdn.net")
     net.add_server(["2001:db8:6::1"], [V6ONLY_ZONE], name="ns1.v6only.net")
+    tld, secure, bogus = _signed_example()
+    net.add_server(["192.0.2.40"], [tld], name="ns1.nic.example")
+    net.add_server(["198.51.100.60"], [secure], name="ns1.secure.example")
+    net.add_server(["198.51.100.61"], [bogus], name="ns1.bogus.example")
+    net.add_server(["198.51.100.62"], [UNSIGNED_ZONE], name="ns1.unsigned.example")
     return Sandbox(net, tuple(read_zone(ROOT_HINTS, origin=None, filename="<sandbox hints>")))
+
+
+# Signed once per process: zones are immutable, and signing them for each of the
+# many sandboxes the tests build would cost more than everything else they do.
+@functools.cache
+def _signed_root() -> Zone:
+    return _zone(ROOT_ZONE)
+
+
+@functools.cache
+def _signed_example() -> tuple[Zone, Zone, Zone]:
+    return _zone(EXAMPLE_TLD_ZONE), _zone(SECURE_ZONE), _zone(BOGUS_ZONE)

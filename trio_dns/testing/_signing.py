@@ -22,6 +22,7 @@ memory, generates no key rollovers and knows nothing about serial numbers.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -62,6 +63,16 @@ _CURVES: dict[int, tuple[ec.EllipticCurve, int]] = {
     Algorithm.ECDSAP256SHA256: (ec.SECP256R1(), 32),
     Algorithm.ECDSAP384SHA384: (ec.SECP384R1(), 48),
 }
+_ORDERS: dict[int, int] = {
+    Algorithm.ECDSAP256SHA256: int(
+        "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16
+    ),
+    Algorithm.ECDSAP384SHA384: int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+        "581A0DB248B0A77AECEC196ACCC52973",
+        16,
+    ),
+}
 DEFAULT_TTL = 3600
 
 
@@ -75,6 +86,23 @@ def _generate(algorithm: int, rsa_bits: int) -> PrivateKey:
     if algorithm == Algorithm.ED448:
         return ed448.Ed448PrivateKey.generate()
     raise ValueError(f"cannot make keys of algorithm {algorithm}")
+
+
+def _derive(algorithm: int, seed: bytes) -> PrivateKey:
+    """The same private key every time for the same seed (not for RSA, whose key
+    generation `cryptography` cannot be made to repeat)."""
+    if algorithm == Algorithm.ED25519:
+        return ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed).digest())
+    if algorithm == Algorithm.ED448:
+        return ed448.Ed448PrivateKey.from_private_bytes(hashlib.shake_256(seed).digest(57))
+    if algorithm in _CURVES:
+        curve, size = _CURVES[algorithm]
+        # Reduced into 1..n-1, the range of private values (n: the curve's order, just
+        # below 2**bits for both curves, so the bias is negligible).
+        value = int.from_bytes(hashlib.shake_256(seed).digest(size + 8), "big")
+        order = _ORDERS[algorithm]
+        return ec.derive_private_key(1 + value % (order - 1), curve)
+    raise ValueError(f"cannot derive keys of algorithm {algorithm} from a seed")
 
 
 def _public_key_field(private: PrivateKey) -> bytes:
@@ -113,7 +141,30 @@ class SigningKey:
         rsa_bits: int = 2048,
     ) -> SigningKey:
         """A fresh key. `ksk` sets the SEP flag; `flags` overrides the flags."""
-        private = _generate(algorithm, rsa_bits)
+        return cls._make(zone, _generate(algorithm, rsa_bits), algorithm, ksk, flags)
+
+    @classmethod
+    def from_seed(
+        cls,
+        zone: Name | str,
+        seed: bytes | str,
+        algorithm: int = Algorithm.ED25519,
+        *,
+        ksk: bool = False,
+        flags: int | None = None,
+    ) -> SigningKey:
+        """The key `seed` stands for: the same one on every run, so DS records,
+        key tags and (with Ed25519 and Ed448, whose signatures are deterministic)
+        signatures do not change. Only for zones whose keys may be public, like
+        the sandbox's; ECDSA and EdDSA only."""
+        if isinstance(seed, str):
+            seed = seed.encode()
+        return cls._make(zone, _derive(algorithm, seed), algorithm, ksk, flags)
+
+    @classmethod
+    def _make(
+        cls, zone: Name | str, private: PrivateKey, algorithm: int, ksk: bool, flags: int | None
+    ) -> SigningKey:
         if flags is None:
             flags = ZONE_KEY | (SEP if ksk else 0)
         dnskey = DNSKEY(flags, 3, algorithm, _public_key_field(private))
