@@ -4,15 +4,31 @@ changelog, `trio-dns check-config`, the example configuration, the systemd unit.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
+import os
+import pwd
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
+import dns.query
 import pytest
 
 import trio_dns
+from trio_dns._cli import build_parser
+from trio_dns._errors import DNSError
+from trio_dns._server.privileges import drop_privileges
+from trio_dns._server.systemd import notify
+
+from .hostile.conftest import LOCAL_ANSWER, LOCAL_ZONE, Serve, make_query, random_loopback, serve
+
+__all__ = ["serve"]  # the fixture, imported for these tests
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -99,3 +115,176 @@ def test_check_config_without_a_file_is_a_usage_error() -> None:
     result = trio_dns_command("check-config")
     assert result.returncode == 2
     assert "FILE" in result.stderr
+
+
+# -- dropping privileges after binding ------------------------------------------------
+
+
+def _ids(pid: int) -> tuple[list[int], list[int], list[int]]:
+    """The real, effective, saved and filesystem uids and gids of `pid`, and its groups."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("Uid", "Gid", "Groups"):
+            fields[key] = [int(word) for word in value.split()]
+    return fields["Uid"], fields["Gid"], fields["Groups"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can bind port 53 and change user")
+def test_serve_binds_as_root_then_runs_as_the_user_and_still_answers(serve: Serve) -> None:
+    nobody = pwd.getpwnam("nobody")
+    server = serve("--user", "nobody")
+    uids, gids, groups = _ids(server.pid)
+    assert uids == [nobody.pw_uid] * 4  # real, effective, saved, filesystem
+    assert gids == [nobody.pw_gid] * 4
+    assert 0 not in groups
+    assert f"running as nobody (uid {nobody.pw_uid}, gid {nobody.pw_gid})" in server.log()
+    server.assert_serving()  # UDP and TCP, on the sockets bound as root
+    # Recursion still works: upstream sockets are opened as nobody.
+    reply = server.udp(make_query("www.example.com"))
+    assert reply.answer, reply
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="binding port 53 needs root")
+def test_serve_on_port_53_as_nobody(tmp_path: Path) -> None:
+    """The reason for --user: port 53 is privileged, and stays bound after the drop."""
+    host = random_loopback()
+    zone = tmp_path / "hostile.zone"
+    zone.write_text(LOCAL_ZONE)
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "trio_dns", "serve", "--sandbox", "--zone", str(zone)]
+    command += ["--listen", f"{host}:53", "--user", "nobody", "--no-control"]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=output)
+    try:
+        deadline = time.monotonic() + 20
+        while "running as nobody" not in log.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert process.poll() is None, log.read_text()
+        assert _ids(process.pid)[0] == [pwd.getpwnam("nobody").pw_uid] * 4
+        reply = dns.query.udp(make_query("www.hostile.test"), host, port=53, timeout=5)
+        assert [r.to_text() for rrset in reply.answer for r in rrset] == [LOCAL_ANSWER]
+        reply = dns.query.tcp(make_query("www.hostile.test"), host, port=53, timeout=5)
+        assert [r.to_text() for rrset in reply.answer for r in rrset] == [LOCAL_ANSWER]
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(20) == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="as root the drop would succeed, for good")
+def test_only_root_can_change_user() -> None:
+    other = "root"
+    with pytest.raises(DNSError, match=f"cannot become user '{other}'"):
+        drop_privileges(other)
+
+
+def test_dropping_to_an_unknown_user_is_an_error() -> None:
+    with pytest.raises(DNSError, match="no such user"):
+        drop_privileges("no-such-user-trio-dns")
+
+
+def test_an_unknown_user_is_a_configuration_error(tmp_path: Path) -> None:
+    config = tmp_path / "serve.toml"
+    config.write_text('user = "no-such-user-trio-dns"\n')
+    result = trio_dns_command("check-config", str(config))
+    assert result.returncode == 1
+    assert "'user' must be an existing user, not 'no-such-user-trio-dns'" in result.stderr
+
+
+# -- systemd: readiness notification and the unit ------------------------------------
+
+
+def _notify_socket(path: Path | str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(30)
+    return sock
+
+
+def test_ready_reaches_the_notify_socket_once_serving_and_stopping_at_the_end(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "notify.sock"
+    with _notify_socket(path) as listener:
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        server = serve()
+        message, _ = listener.recvfrom(4096)
+        assert message == b"READY=1"
+        server.assert_serving()
+        assert server.stop() == 0
+        message, _ = listener.recvfrom(4096)
+        assert message == b"STOPPING=1"
+
+
+def test_ready_is_sent_only_after_binding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that cannot bind exits without saying it is ready."""
+    path = tmp_path / "notify.sock"
+    with (
+        _notify_socket(path) as listener,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken,
+    ):
+        taken.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        port = taken.getsockname()[1]
+        result = trio_dns_command("serve", "--sandbox", "--listen", f"127.0.0.1:{port}")
+        assert result.returncode == 1
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.recv(4096)
+
+
+def test_notify_to_an_abstract_socket() -> None:
+    name = f"trio-dns-test-{os.getpid()}"
+    with _notify_socket("\0" + name) as listener:
+        assert notify("READY=1", {"NOTIFY_SOCKET": "@" + name})
+        assert listener.recv(4096) == b"READY=1"
+
+
+def test_notify_without_systemd_or_with_a_dead_socket(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert not notify("READY=1", {})
+    with caplog.at_level(logging.WARNING, logger="trio_dns.server"):
+        assert not notify("READY=1", {"NOTIFY_SOCKET": str(tmp_path / "nobody-listens")})
+    assert "cannot notify systemd" in caplog.text
+
+
+UNIT = REPO / "contrib" / "trio-dns.service"
+
+
+def _unit_settings() -> dict[str, str]:
+    settings = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", ";")):
+            key, _, value = line.partition("=")
+            settings[key] = value
+    return settings
+
+
+def test_the_unit_waits_for_readiness_and_reloads_with_sighup() -> None:
+    settings = _unit_settings()
+    assert settings["Type"] == "notify"
+    assert settings["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # Its commands are ones trio-dns takes.
+    for key in ("ExecStartPre", "ExecStart"):
+        program, *argv = settings[key].split()
+        assert program.endswith("/trio-dns")
+        args = build_parser().parse_args(argv)
+        assert args.command in ("check-config", "serve")
+    assert "--user" in settings["ExecStart"]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_systemd_analyze_verify_finds_nothing_wrong_with_the_unit(tmp_path: Path) -> None:
+    # verify also checks that the programs exist: point them at this checkout's.
+    here = shutil.which("trio-dns") or str(REPO / ".venv/bin/trio-dns")
+    unit = tmp_path / "trio-dns.service"
+    unit.write_text(UNIT.read_text().replace("/usr/local/bin/trio-dns", here))
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    # It reports unknown keys and bad values as warnings with status 0: none allowed.
+    assert (result.returncode, result.stderr, result.stdout) == (0, "", "")

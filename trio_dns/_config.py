@@ -20,6 +20,7 @@ import argparse
 import ipaddress
 import logging
 import math
+import pwd
 import sys
 import tomllib
 import warnings
@@ -87,6 +88,7 @@ class ServeConfig:
     trust_anchor: Path | None = None
     sandbox: bool = False
     workers: int = 1
+    user: str | None = None
     ipv4: bool = _default(_R, "use_ipv4")
     ipv6: bool = _default(_R, "use_ipv6")
     qname_minimisation: bool = _default(_R, "qname_minimisation")
@@ -395,6 +397,16 @@ def _integer(value: object, text: bool, minimum: int, maximum: int, what: str) -
     return value
 
 
+def _user(value: object, text: bool) -> str:
+    if not isinstance(value, str) or not value:
+        raise _Bad("a user name")
+    try:
+        pwd.getpwnam(value)
+    except KeyError:
+        raise _Bad("an existing user") from None
+    return value
+
+
 def _workers(value: object, text: bool) -> int:
     if value == "auto":
         from ._server.workers import cpu_count
@@ -639,6 +651,13 @@ _OPTIONS: dict[str, _Option] = {
         "processes serving at once, each with its own cache, sharing the ports "
         "(SO_REUSEPORT); 'auto' for one per CPU",
         "N",
+    ),
+    "user": _Option(
+        _user,
+        "once the sockets are bound, become this user (and its group) for good; "
+        "start as root to bind port 53",
+        "NAME",
+        unset="none: stay who started it",
     ),
     "ipv4": _Option(_boolean, "query nameservers over IPv4", of=(_R, "use_ipv4")),
     "ipv6": _Option(_boolean, "query nameservers over IPv6", of=(_R, "use_ipv6")),
