@@ -623,6 +623,13 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
         "removed on exit)",
     )
     parser.add_argument(
+        "--trust-anchor",
+        metavar="FILE",
+        type=Path,
+        help="where to write the trust anchor, the DS of the sandbox root's key (default: "
+        "next to the hints, named like them with .anchor)",
+    )
+    parser.add_argument(
         "--ipv6",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -699,10 +706,19 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
         handle, name = tempfile.mkstemp(prefix="trio-dns-sandbox-", suffix=".hints")
         os.close(handle)
         hints = Path(name)
+    anchor: Path = args.trust_anchor or hints.with_suffix(".anchor")
+    if temporary and args.trust_anchor is None:
+        handle, name = tempfile.mkstemp(prefix="trio-dns-sandbox-", suffix=".anchor")
+        os.close(handle)
+        anchor = Path(name)
     try:
         await trio.Path(hints).write_text(sandbox.hints_text())
     except OSError as exc:
         raise DNSError(f"cannot write the root hints to {hints}: {exc.strerror}") from None
+    try:
+        await trio.Path(anchor).write_text(sandbox.trust_anchor_text())
+    except OSError as exc:
+        raise DNSError(f"cannot write the trust anchor to {anchor}: {exc.strerror}") from None
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -721,14 +737,19 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
                     where = " ".join(format_address(a) for a in addresses) or "(not on loopback)"
                     serves = " ".join(str(zone) for zone in zones)
                     note = f" ({misbehaviour})" if misbehaviour else ""
-                    print(f"  {name:<18} {where:<22} {serves}{note}")
+                    print(f"  {name:<20} {where:<22} {serves}{note}")
                 root = sandbox.root_addresses[0]
                 port = "" if args.port == 53 else f" -p {args.port}"
                 upstream = "" if args.port == 53 else f" --port {args.port}"
                 print(f"root hints: {hints}")
+                print(f"trust anchor: {anchor}")
                 print("try:")
                 print(f"  dig @{root}{port} www.example.com +norecurse")
                 print(f"  {PROG} resolve --root-hints {hints}{upstream} --trace www.example.com")
+                print(
+                    f"  {PROG} resolve --root-hints {hints} --trust-anchor {anchor}{upstream} "
+                    "www.secure.example"
+                )
                 upstream = "" if args.port == 53 else f" --upstream-port {args.port}"
                 print(f"  {PROG} serve --root-hints {hints}{upstream} --listen 127.0.0.1:5300")
                 print("Ctrl-C stops the sandbox.", flush=True)
@@ -738,6 +759,8 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
     finally:
         if temporary:
             hints.unlink(missing_ok=True)
+            if args.trust_anchor is None:
+                anchor.unlink(missing_ok=True)
     return 0
 
 
