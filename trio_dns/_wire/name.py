@@ -7,6 +7,12 @@ that form lowercased. The lowercased form is the key for equality and hashing (D
 names compare case-insensitively, RFC 4343), and each of its suffixes is the key
 of an ancestor name, which is what name compression looks up. Keeping the
 original case matters because replies should echo names as the zone spells them.
+
+Internationalised names live on the wire as ASCII "xn--" labels (A-labels). Text
+with non-ASCII characters is converted label by label as browsers do, by IDNA
+2008 with the UTS 46 mapping (the `idna` package): `bücher.example` and
+`BÜCHER.example` are both `xn--bcher-kva.example.`; `to_unicode()` goes back.
+Text that IDNA refuses is an `InvalidName`, like any other bad name.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
+import idna
 
 from .._errors import InvalidName
 
@@ -23,6 +30,10 @@ MAX_NAME = 255  # octets of wire form, including length octets and the root labe
 
 # Octets printed with a backslash in presentation form, as zone files require.
 _SPECIAL = frozenset(b'"().;\\@$')
+# What UTS 46 reads as a label separator besides ".": the ideographic, fullwidth
+# and halfwidth full stops (a Japanese keyboard types the first).
+_UNICODE_DOTS = frozenset("\u3002\uff0e\uff61")
+_ACE_PREFIX = b"xn--"
 _set = object.__setattr__
 
 
@@ -99,22 +110,27 @@ class Name:
             raise InvalidName("empty name")
         labels: list[bytes] = []
         current = bytearray()
+        # A label with non-ASCII characters is kept as UTF-8 until it ends, then
+        # converted to its A-label; escapes have no meaning inside one.
+        escaped = unicode = False
         absolute = False
         i = 0
         n = len(text)
         while i < n:
             ch = text[i]
-            if ch == ".":
+            if ch == "." or ch in _UNICODE_DOTS:
                 if not current:
                     raise InvalidName(f"empty label in {text!r}")
-                labels.append(bytes(current))
+                labels.append(_a_label(current, text) if unicode else bytes(current))
                 current = bytearray()
+                escaped = unicode = False
                 if i == n - 1:
                     absolute = True
                 i += 1
             elif ch == "\\":
                 if i + 1 >= n:
                     raise InvalidName(f"dangling backslash in {text!r}")
+                escaped = True
                 if text[i + 1].isdigit():
                     digits = text[i + 1 : i + 4]
                     if len(digits) != 3 or not digits.isdigit() or int(digits) > 255:
@@ -122,13 +138,19 @@ class Name:
                     current.append(int(digits))
                     i += 4
                 else:
-                    current += _text_octets(text[i + 1], text)
+                    if ord(text[i + 1]) >= 128:
+                        raise InvalidName(f"escaped non-ASCII character in {text!r}")
+                    current += text[i + 1].encode("ascii")
                     i += 2
             else:
-                current += _text_octets(ch, text)
+                if ord(ch) >= 128:
+                    unicode = True
+                current += ch.encode("utf-8", "surrogatepass")
                 i += 1
+            if escaped and unicode:
+                raise InvalidName(f"a label with non-ASCII characters has an escape: {text!r}")
         if current:
-            labels.append(bytes(current))
+            labels.append(_a_label(current, text) if unicode else bytes(current))
         if absolute:
             return cls(tuple(labels))
         return cls(tuple(labels) + origin.labels)
@@ -154,6 +176,15 @@ class Name:
         if not self.labels:
             return "."
         text = ".".join(_escape_label(label) for label in self.labels)
+        return text if omit_final_dot else text + "."
+
+    def to_unicode(self, omit_final_dot: bool = False) -> str:
+        """Presentation form with each valid A-label ("xn--") shown as Unicode:
+        `xn--bcher-kva.example.` is `bücher.example.`. A label that is not valid
+        IDNA stays as `to_text` spells it."""
+        if not self.labels:
+            return "."
+        text = ".".join(_u_label(label) for label in self.labels)
         return text if omit_final_dot else text + "."
 
     def __str__(self) -> str:
@@ -255,13 +286,28 @@ class Name:
         self.__attrs_post_init__()
 
 
-def _text_octets(ch: str, text: str) -> bytes:
-    if ord(ch) < 128:
-        return ch.encode("ascii")
-    raise InvalidName(
-        f"non-ASCII character {ch!r} in {text!r} (internationalised names must be "
-        "given in their xn-- form)"
-    )
+def _a_label(utf8: bytearray, text: str) -> bytes:
+    """The A-label of a label typed in Unicode (IDNA 2008, UTS 46 non-transitional
+    mapping, as browsers do: `ß` stays `ß`)."""
+    label = utf8.decode("utf-8", "surrogatepass")
+    try:
+        encoded = idna.encode(label, uts46=True, transitional=False)
+    except (idna.IDNAError, UnicodeError, ValueError) as exc:
+        raise InvalidName(f"invalid internationalised label {label!r} in {text!r}: {exc}") from None
+    # The mapping can turn one character into several labels (U+2488 is "1."):
+    # those are not what anyone typed.
+    if b"." in encoded:
+        raise InvalidName(f"internationalised label {label!r} in {text!r} maps to a dot")
+    return encoded
+
+
+def _u_label(label: bytes) -> str:
+    if label[:4].lower() == _ACE_PREFIX:
+        try:
+            return idna.decode(label)
+        except (idna.IDNAError, UnicodeError, ValueError):
+            pass
+    return _escape_label(label)
 
 
 ROOT = Name(())
