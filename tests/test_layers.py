@@ -36,8 +36,22 @@ BELOW: dict[str, set[str]] = {
     "_server": {"_network", "_decisions", "_wire", "_dnssec", *FOUNDATIONS},
     "testing": {"_network", "_decisions", "_wire", "_dnssec", *FOUNDATIONS},
     "_config": {"_server", "_network", "_decisions", "_wire", "_dnssec", *FOUNDATIONS},
+    # Reloading applies a configuration to the running server; `trio-dns control`
+    # is the control socket's client.
+    "_reload": {"_config", "_server", "_network", "_decisions", "_wire", "_dnssec", *FOUNDATIONS},
+    "_control": {"_server", "_network", "_decisions", "_wire", "_dnssec", *FOUNDATIONS},
     # `trio-dns sandbox` runs the simulated internet of the testing package.
-    "_cli": {"_config", "testing", "_server", "_network", "_decisions", "_wire", "_dnssec"}
+    "_cli": {
+        "_reload",
+        "_control",
+        "_config",
+        "testing",
+        "_server",
+        "_network",
+        "_decisions",
+        "_wire",
+        "_dnssec",
+    }
     | FOUNDATIONS,
 }
 # Anything may import the package root for its version string; nothing else.
