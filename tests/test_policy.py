@@ -10,8 +10,13 @@ import ipaddress
 import pytest
 
 from trio_dns._decisions.access import AccessControl, Action, parse_rule
-from trio_dns._decisions.authority import Zone, answer_query
-from trio_dns._decisions.local_zones import default_zones, local_zones, read_local_data
+from trio_dns._decisions.authority import Zone, answer_query, choose_zone
+from trio_dns._decisions.local_zones import (
+    closest_zone,
+    default_zones,
+    local_zones,
+    read_local_data,
+)
 from trio_dns._decisions.ratelimit import TokenBuckets, slip
 from trio_dns._wire.enums import Rcode, RRType
 from trio_dns._wire.message import Message
@@ -273,3 +278,25 @@ def test_local_data_elsewhere_makes_a_transparent_zone_per_name() -> None:
 def test_a_bad_local_data_entry_is_a_value_error(entry: str) -> None:
     with pytest.raises(ValueError):
         read_local_data(entry)
+
+
+@pytest.mark.parametrize(
+    "qname",
+    [
+        "www.example.com.",
+        "printer.example.com.",
+        "tray.printer.example.com.",
+        "Printer.EXAMPLE.com.",
+        "localhost.",
+        "a.b.localhost.",
+        "5.0.0.10.in-addr.arpa.",
+        "10.in-addr.arpa.",
+        ".",
+    ],
+)
+@pytest.mark.parametrize("qtype", [RRType.A, RRType.DS])
+def test_the_zone_index_picks_what_choose_zone_would(qname: str, qtype: RRType) -> None:
+    zones = local_zones((CORP,), [read_local_data("printer.example.com A 192.0.2.5")])
+    name = Name.from_text(qname)
+    speaking = [zone for zone in zones if not zone.transparent or zone.exists(name)]
+    assert closest_zone(zones, name, qtype) is choose_zone(speaking, name, qtype)

@@ -31,7 +31,8 @@ from .._wire.name import Name
 from .._wire.rdtypes.single_name import CNAME, NS
 from .aggressive import synthesised_answer
 from .answer import Answer, servfail
-from .authority import answer_query, choose_zone
+from .authority import answer_query
+from .local_zones import closest_zone
 from .recursion import Outcome, classify_reply, describe, synthesise_from_dname
 
 if TYPE_CHECKING:
@@ -184,11 +185,7 @@ def _from_local_zones(
     out of it and where it leads; or None when no local zone answers the name."""
     if not ctx.local_zones:
         return None
-    zone = choose_zone(ctx.local_zones, current, qtype)
-    if zone is not None and zone.transparent and not zone.exists(current):
-        # A transparent zone speaks only for the names it holds.
-        zones = [z for z in ctx.local_zones if not z.transparent or z.exists(current)]
-        zone = choose_zone(zones, current, qtype)
+    zone = closest_zone(ctx.local_zones, current, qtype)
     if zone is None or zone.rclass != qclass:
         return None
     forwarded = ctx.upstreams_for(current)

@@ -147,6 +147,44 @@ def local_zones(
     return tuple(zones)
 
 
+def closest_zone(zones: Sequence[Zone], qname: Name, qtype: RRType) -> Zone | None:
+    """What `choose_zone` picks, among the zones that speak for `qname` (a
+    transparent zone only for the names it holds), by walking up from `qname`
+    through an index of the origins: the resolver asks at every step of every
+    resolution, and a scan of a hundred default zones would cost more than
+    the rest of the step. The index is kept for the last `zones` asked about
+    (the resolver's, the same object every time until a reload)."""
+    index = _index_of(zones)
+    fallback: Zone | None = None
+    # Each ancestor's wire form is a suffix of the name's: no Name is made.
+    wire = qname.canonical_wire()
+    offset = 0
+    while True:
+        for zone in index.get(wire[offset:], ()):
+            if zone.transparent and not zone.exists(qname):
+                continue
+            if qtype == RRType.DS and offset == 0:
+                fallback = fallback or zone  # the parent side's, if one is served
+                continue
+            return zone
+        if offset >= len(wire) - 1:
+            return fallback
+        offset += wire[offset] + 1
+
+
+_last_index: list[tuple[Sequence[Zone], dict[bytes, list[Zone]]]] = []
+
+
+def _index_of(zones: Sequence[Zone]) -> dict[bytes, list[Zone]]:
+    if _last_index and _last_index[0][0] is zones:
+        return _last_index[0][1]
+    index: dict[bytes, list[Zone]] = {}
+    for zone in zones:
+        index.setdefault(zone.origin.canonical_wire(), []).append(zone)
+    _last_index[:] = [(zones, index)]
+    return index
+
+
 def _transparent(name: Name, records: list[Record]) -> Zone:
     if not any(record.rtype == RRType.SOA for record in records):
         # A Zone needs an SOA: the one negative answers for the name carry.
