@@ -43,7 +43,8 @@ def due_for_refresh(cache: Cache, answer: Answer, now: float) -> tuple[tuple[Nam
     due: list[tuple[Name, RRType]] = []
     final = answer.qname
     for owner, rtype, _ in rrsets(answer.records, signatures=False):
-        if _expiring(cache.lifetime(owner, rtype, qclass, now)):
+        # An NS set is not renewed from below (cache.py): asking again gains nothing.
+        if rtype != RRType.NS and _expiring(cache.lifetime(owner, rtype, qclass, now)):
             due.append((owner, rtype))
     for record in answer.records:
         if isinstance(record.rdata, CNAME):
