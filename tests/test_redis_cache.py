@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import coredis
+import dns.message
 import dns.rcode
 import pytest
 import trio
@@ -35,7 +36,7 @@ from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns._trust import Validation
 from trio_dns.testing import build_sandbox
 
-from .hostile.conftest import random_loopback, serve
+from .hostile.conftest import Serve, make_query, random_loopback, serve
 from .integration.servers import require_tool
 from .test_validation import HINTS, NOW, World, build
 
@@ -355,3 +356,64 @@ def test_coredis_itself_runs_under_trio(redis: RedisServer) -> None:
             return list(await client.mget([b"k", b"missing"]))
 
     assert trio.run(main) == [b"\x00v\xff", None]
+
+
+# -- the real server, twice ------------------------------------------------------------------
+
+
+def _answers(reply: dns.message.Message) -> list[str]:
+    return sorted(rdata.to_text() for rrset in reply.answer for rdata in rrset)
+
+
+def _wait_for_key(redis: RedisServer, key: bytes) -> None:
+    deadline = time.monotonic() + 5
+    while redis.command(b"EXISTS", key) != b":1\r\n":
+        assert time.monotonic() < deadline, f"{key!r} was never written"
+        time.sleep(0.05)
+
+
+def test_two_servers_share_what_they_learn(serve: Serve, redis: RedisServer) -> None:
+    first = serve("--cache-backend", redis.url)
+    second = serve("--cache-backend", redis.url)
+    learnt = first.udp(make_query("www.example.com", "A"))
+    assert _answers(learnt) == ["198.51.100.80"]
+    missing = first.udp(make_query("nope.example.com", "A"))
+    assert missing.rcode() == dns.rcode.NXDOMAIN
+    _wait_for_key(redis, entry_key(Name.from_text("www.example.com"), RRType.A))
+    _wait_for_key(redis, entry_key(Name.from_text("nope.example.com"), None))
+
+    assert _answers(second.udp(make_query("www.example.com", "A"))) == ["198.51.100.80"]
+    assert second.udp(make_query("nope.example.com", "A")).rcode() == dns.rcode.NXDOMAIN
+    assert second.metric("trio_dns_upstream_queries") == 0  # nothing asked upstream
+    assert second.metric("trio_dns_shared_cache_lookups", outcome="hit") == 2
+    assert first.metric("trio_dns_upstream_queries") > 0
+    assert first.metric("trio_dns_shared_cache_writes", outcome="written") > 0
+    for server in (first, second):
+        assert server.metric("trio_dns_shared_cache_errors") == 0
+
+
+def test_redis_killed_under_a_running_server_changes_only_the_metrics(
+    serve: Serve, redis: RedisServer
+) -> None:
+    server = serve("--cache-backend", redis.url)
+    assert _answers(server.udp(make_query("www.example.com", "A"))) == ["198.51.100.80"]
+    _wait_for_key(redis, entry_key(Name.from_text("www.example.com"), RRType.A))
+    redis.kill()
+    for name in ("www.lame.com", "www.glueless.org", "shop.example.com", "www.cdn.net"):
+        reply = server.udp(make_query(name, "A"))
+        assert reply.rcode() == dns.rcode.NOERROR and reply.answer, name
+    server.assert_serving()
+    assert server.metric("trio_dns_shared_cache_errors") >= 1
+    assert server.metric("trio_dns_shared_cache_breaker_opens") >= 1
+    assert "shared cache at" in server.log()  # one line, no traceback (the fixture checks)
+
+
+def test_garbage_in_redis_is_a_miss_on_the_real_server(serve: Serve, redis: RedisServer) -> None:
+    name = Name.from_text("www.example.com")
+    for rtype in (RRType.A, RRType.CNAME, None):
+        redis.command(b"SET", entry_key(name, rtype), bytes(range(256)) * 3)
+    server = serve("--cache-backend", redis.url)
+    assert _answers(server.udp(make_query("www.example.com", "A"))) == ["198.51.100.80"]
+    assert server.metric("trio_dns_shared_cache_garbage") == 3
+    assert server.metric("trio_dns_shared_cache_lookups", outcome="hit") == 0
+    assert server.metric("trio_dns_upstream_queries") > 0
