@@ -34,7 +34,7 @@ from ._address import Address, format_address, normalize_address
 from ._decisions.access import Action, parse_rule
 from ._decisions.authority import Zone
 from ._decisions.cache import Cache
-from ._decisions.local_zones import local_zones, read_local_data
+from ._decisions.local_zones import default_zones, local_zones, read_local_data
 from ._decisions.rebinding import Rebinding, parse_private_addresses
 from ._errors import DNSError, InvalidName
 from ._network.exchange import ExchangeSettings
@@ -268,7 +268,8 @@ class ServeConfig:
             domains = (
                 *self.private_domain,
                 *(zone for zone, _ in self.forward_zone),
-                *(zone.origin for zone in self.zones),
+                # (The default zones delegate nothing: a hundred names less to check.)
+                *(zone.origin for zone in self.zones if zone not in default_zones()),
             )
             rebinding = Rebinding(self.private_address, domains)
         return ExchangeSettings(**self._library(ExchangeSettings), rebinding=rebinding)
