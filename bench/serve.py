@@ -4,7 +4,7 @@ Run by hand, as root (NSD binds port 53 on 127.53.40.x), with dnsperf, unbound a
 nsd installed from Debian:
 
     .venv/bin/python bench/serve.py [--duration 10] [--cold 5000] [--repeat 3]
-                                    [--only trio-dns|unbound|floor]
+                                    [--only trio-dns|unbound|floor] [--workers]
 
 It starts a small real hierarchy (root -> lab. -> leaf.lab., NSD, port 53), then
 for each resolver, pinned to CPU 1 with dnsperf on CPU 0:
@@ -20,6 +20,12 @@ A third column, "floor", is bench/trio_floor.py run through the cold test: a
 Trio relay with trio-dns's shape (a task, a cancel scope and a fresh socket per
 query) that does no DNS work at all. Its ratio to Unbound is the most any
 resolver built this way could reach on this machine.
+
+`--workers` compares trio-dns with itself instead: one process (pinned to CPU 1,
+dnsperf on CPU 0, as above) against `--workers 2` on this 2-core machine, where
+the two workers and dnsperf all share both CPUs (taskset -c 0,1 for each), since
+a second worker has no core of its own to take. CPU per query is then the whole
+process tree's (supervisor and workers), and the ratio column is 2 workers / 1.
 """
 
 from __future__ import annotations
@@ -43,7 +49,12 @@ sys.path.insert(0, str(REPO))
 from tests.integration.servers import ServerPool  # noqa: E402
 
 ROOT_ADDR, TLD_ADDR, LEAF_ADDR = "127.53.40.1", "127.53.40.2", "127.53.40.3"
-RESOLVER_ADDRS = {"unbound": "127.53.40.100", "trio-dns": "127.53.40.101", "floor": "127.53.40.102"}
+RESOLVER_ADDRS = {
+    "unbound": "127.53.40.100",
+    "trio-dns": "127.53.40.101",
+    "floor": "127.53.40.102",
+    "trio-dns-2w": "127.53.40.103",
+}
 RESOLVER_PORT = 5300
 HITS = ["www.leaf.lab", "mail.leaf.lab", "leaf.lab", "ns.leaf.lab"]
 
@@ -102,15 +113,19 @@ remote-control:
     return ["unbound", "-d", "-c", str(config)]
 
 
-def trio_dns_command(directory: Path, hints: Path) -> list[str]:
+def trio_dns_command(directory: Path, hints: Path, workers: int = 1) -> list[str]:
+    name = "trio-dns" if workers == 1 else f"trio-dns-{workers}w"
     return [
         str(REPO / ".venv/bin/trio-dns"),
         "serve",
         "--listen",
-        f"{RESOLVER_ADDRS['trio-dns']}:{RESOLVER_PORT}",
+        f"{RESOLVER_ADDRS[name]}:{RESOLVER_PORT}",
         "--root-hints",
         str(hints),
         "--no-ipv6",
+        "--no-control",
+        "--workers",
+        str(workers),
     ]
 
 
@@ -125,9 +140,9 @@ def floor_command(directory: Path, hints: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def pinned(argv: list[str], cpu: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def pinned(argv: list[str], cpus: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
-        process = subprocess.Popen(["taskset", "-c", str(cpu), *argv], stdout=out, stderr=out)
+        process = subprocess.Popen(["taskset", "-c", cpus, *argv], stdout=out, stderr=out)
     try:
         yield process
     finally:
@@ -154,23 +169,51 @@ def wait_answering(host: str, name: str = "www.leaf.lab") -> None:
     raise SystemExit(f"resolver on {host} never answered")
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and its children (taskset execs the server, so they are its own; the
+    workers of --workers are the supervisor's children)."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of `pid` and its children, user and system."""
+    total = 0
+    for each in _tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0.0
+    for each in _tree(pid):
+        try:
+            lines = Path(f"/proc/{each}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
-def dnsperf(host: str, datafile: Path, args: list[str], verbose: bool) -> dict[str, float]:
+def dnsperf(
+    host: str, datafile: Path, args: list[str], verbose: bool, cpus: str = "0"
+) -> dict[str, float]:
     argv = [
         "taskset",
         "-c",
-        "0",
+        cpus,
         "dnsperf",
         "-s",
         host,
@@ -200,11 +243,18 @@ def dnsperf(host: str, datafile: Path, args: list[str], verbose: bool) -> dict[s
 
 
 def measure(
-    name: str, argv: list[str], work: Path, duration: float, cold: int, repeat: int
+    name: str,
+    argv: list[str],
+    work: Path,
+    duration: float,
+    cold: int,
+    repeat: int,
+    server_cpus: str = "1",
+    client_cpus: str = "0",
 ) -> dict[str, float]:
     host = RESOLVER_ADDRS[name]
     log = work / f"{name}.log"
-    with pinned(argv, 1, log) as process:
+    with pinned(argv, server_cpus, log) as process:
         try:
             wait_answering(host)
         except SystemExit:
@@ -217,7 +267,13 @@ def measure(
             for n in HITS:
                 wait_answering(host, n)
             cpu0 = cpu_seconds(process.pid)
-            hit = dnsperf(host, hits, ["-l", str(duration), "-c", "8", "-q", "200"], verbose=False)
+            hit = dnsperf(
+                host,
+                hits,
+                ["-l", str(duration), "-c", "8", "-q", "200"],
+                verbose=False,
+                cpus=client_cpus,
+            )
             hit["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(hit["completed"], 1) * 1e6
             hit["rss"] = rss_mib(process.pid)
         runs = []
@@ -228,7 +284,9 @@ def measure(
                 "".join(f"q{i}.r{run}.{name}.cold.leaf.lab A\n" for i in range(cold))
             )
             cpu0 = cpu_seconds(process.pid)
-            miss = dnsperf(host, coldfile, ["-n", "1", "-c", "8", "-q", "50"], verbose=True)
+            miss = dnsperf(
+                host, coldfile, ["-n", "1", "-c", "8", "-q", "50"], verbose=True, cpus=client_cpus
+            )
             miss["cpu_us"] = (cpu_seconds(process.pid) - cpu0) / max(miss["completed"], 1) * 1e6
             miss["rss"] = rss_mib(process.pid)
             runs.append(miss)
@@ -244,6 +302,11 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=5000, help="cold queries per resolver")
     parser.add_argument("--repeat", type=int, default=3, help="cold runs; the median is shown")
     parser.add_argument("--only", choices=["trio-dns", "unbound", "floor"])
+    parser.add_argument(
+        "--workers",
+        action="store_true",
+        help="trio-dns with 1 worker against 2 (no Unbound, no floor)",
+    )
     args = parser.parse_args()
     for tool in ("dnsperf", "unbound", "nsd", "dig", "taskset"):
         if shutil.which(tool) is None and shutil.which(tool, path="/usr/sbin:/sbin") is None:
@@ -266,6 +329,27 @@ def main() -> None:
             "trio-dns": trio_dns_command,
             "floor": floor_command,
         }
+        if args.workers:
+            results["trio-dns"] = measure(
+                "trio-dns",
+                trio_dns_command(work, hints),
+                work,
+                args.duration,
+                args.cold,
+                args.repeat,
+            )
+            # Two workers and dnsperf share both cores: there is no third to give them.
+            results["trio-dns-2w"] = measure(
+                "trio-dns-2w",
+                trio_dns_command(work, hints, workers=2),
+                work,
+                args.duration,
+                args.cold,
+                args.repeat,
+                server_cpus="0,1",
+                client_cpus="0,1",
+            )
+            commands = {}
         for name, command in commands.items():
             if args.only and name != args.only:
                 continue
@@ -285,19 +369,21 @@ def main() -> None:
         ("cold_rss", "cold recursion: RSS (MiB)"),
     ]
     names = list(results)
-    ratios = [n for n in ("trio-dns", "floor") if n in results and "unbound" in results]
+    base_name = "trio-dns" if args.workers else "unbound"
+    ratios = [n for n in ("trio-dns", "floor", "trio-dns-2w") if n in results and n != base_name]
+    ratios = [n for n in ratios if base_name in results]
     print(
         f"{'':42}"
-        + "".join(f"{n:>12}" for n in names)
-        + "".join(f"{n + '/ub':>12}" for n in ratios)
+        + "".join(f"{n:>15}" for n in names)
+        + "".join(f"{n + ('/1w' if args.workers else '/ub'):>15}" for n in ratios)
     )
     for key, label in keys:
         row = [results[n].get(key, float("nan")) for n in names]
-        line = f"{label:42}" + "".join(f"{v:12.1f}" for v in row)
-        base = results.get("unbound", {}).get(key)
+        line = f"{label:42}" + "".join(f"{v:15.1f}" for v in row)
+        base = results.get(base_name, {}).get(key)
         for n in ratios:
             value = results[n].get(key)
-            line += f"{value / base:12.2f}" if base and value is not None else f"{'':12}"
+            line += f"{value / base:15.2f}" if base and value is not None else f"{'':15}"
         print(line)
 
 
