@@ -421,6 +421,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
     from ._network.resolver import Resolver
     from ._network.transport import SocketTransport, Transport
     from ._server.server import Server
+    from ._server.systemd import notify
 
     config: ServeConfig = args.serve_config
     link = None
@@ -508,6 +509,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
                     raise
                 if control is not None:
                     print(f"{PROG}: control socket {control}", file=sys.stderr, flush=True)
+                _settle(config.user, main=link is None)
                 async for signum in signals:
                     if signum == signal.SIGHUP:
                         reloader.reload_logged()  # and keep serving, whatever the outcome
@@ -516,9 +518,25 @@ async def _run_serve(args: argparse.Namespace) -> int:
                         "%s: shutting down", signal.Signals(signum).name
                     )
                     break
+                if link is None:
+                    notify("STOPPING=1")
                 endpoints.cancel_scope.cancel()
             server.shutdown()
     return 0
+
+
+def _settle(user: str | None, *, main: bool) -> None:
+    """Everything is bound: give up root if asked to, then tell systemd (the main
+    process only: a worker's readiness is its supervisor's business)."""
+    from ._server.systemd import notify
+
+    if user is not None:
+        from ._server.privileges import drop_privileges
+
+        uid, gid = drop_privileges(user)
+        print(f"{PROG}: running as {user} (uid {uid}, gid {gid})", file=sys.stderr, flush=True)
+    if main:
+        notify("READY=1")
 
 
 async def _supervise(args: argparse.Namespace) -> int:
@@ -618,6 +636,13 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
         "removed on exit)",
     )
     parser.add_argument(
+        "--trust-anchor",
+        metavar="FILE",
+        type=Path,
+        help="where to write the trust anchor, the DS of the sandbox root's key (default: "
+        "next to the hints, named like them with .anchor)",
+    )
+    parser.add_argument(
         "--ipv6",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -694,10 +719,19 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
         handle, name = tempfile.mkstemp(prefix="trio-dns-sandbox-", suffix=".hints")
         os.close(handle)
         hints = Path(name)
+    anchor: Path = args.trust_anchor or hints.with_suffix(".anchor")
+    if temporary and args.trust_anchor is None:
+        handle, name = tempfile.mkstemp(prefix="trio-dns-sandbox-", suffix=".anchor")
+        os.close(handle)
+        anchor = Path(name)
     try:
         await trio.Path(hints).write_text(sandbox.hints_text())
     except OSError as exc:
         raise DNSError(f"cannot write the root hints to {hints}: {exc.strerror}") from None
+    try:
+        await trio.Path(anchor).write_text(sandbox.trust_anchor_text())
+    except OSError as exc:
+        raise DNSError(f"cannot write the trust anchor to {anchor}: {exc.strerror}") from None
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -716,14 +750,19 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
                     where = " ".join(format_address(a) for a in addresses) or "(not on loopback)"
                     serves = " ".join(str(zone) for zone in zones)
                     note = f" ({misbehaviour})" if misbehaviour else ""
-                    print(f"  {name:<18} {where:<22} {serves}{note}")
+                    print(f"  {name:<20} {where:<22} {serves}{note}")
                 root = sandbox.root_addresses[0]
                 port = "" if args.port == 53 else f" -p {args.port}"
                 upstream = "" if args.port == 53 else f" --port {args.port}"
                 print(f"root hints: {hints}")
+                print(f"trust anchor: {anchor}")
                 print("try:")
                 print(f"  dig @{root}{port} www.example.com +norecurse")
                 print(f"  {PROG} resolve --root-hints {hints}{upstream} --trace www.example.com")
+                print(
+                    f"  {PROG} resolve --root-hints {hints} --trust-anchor {anchor}{upstream} "
+                    "www.secure.example"
+                )
                 upstream = "" if args.port == 53 else f" --upstream-port {args.port}"
                 print(f"  {PROG} serve --root-hints {hints}{upstream} --listen 127.0.0.1:5300")
                 print("Ctrl-C stops the sandbox.", flush=True)
@@ -733,6 +772,8 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
     finally:
         if temporary:
             hints.unlink(missing_ok=True)
+            if args.trust_anchor is None:
+                anchor.unlink(missing_ok=True)
     return 0
 
 
