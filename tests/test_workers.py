@@ -288,9 +288,7 @@ def _families(queries: float, by_type: dict[str, float], in_flight: float) -> li
 
 
 def _samples(families: list[Metric]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples
-    }
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families for s in f.samples}
 
 
 def test_merging_sums_samples_and_labels_the_per_worker_families() -> None:
@@ -309,3 +307,68 @@ def test_merging_sums_samples_and_labels_the_per_worker_families() -> None:
     assert merged[("trio_dns_in_flight", ())] == 3
     assert merged[("trio_dns_worker_queries_total", (("worker", "0"),))] == 5
     assert merged[("trio_dns_worker_queries_total", (("worker", "1"),))] == 4
+
+
+# -- reload and control, relayed to every worker -----------------------------------------
+
+
+def control(path: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trio_dns", "control", "--control-socket", str(path), *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_sighup_reloads_every_worker(serve: Serve, tmp_path: Path) -> None:
+    server = serve("--workers", "2")
+    pids = per_worker(server, "trio_dns_worker_pid")
+    for _ in range(10):
+        assert [r.to_text() for r in server.udp(make_query("www.hostile.test")).answer[0]] == [
+            "192.0.2.80"
+        ]
+    zone = tmp_path / "hostile-0.zone"
+    zone.write_text(zone.read_text().replace("www A 192.0.2.80", "www A 192.0.2.81"))
+    os.kill(server.pid, signal.SIGHUP)
+    deadline = time.monotonic() + TIMEOUT
+    while server.log().count("reload: reloaded") < 2:
+        assert time.monotonic() < deadline, server.tail()
+        time.sleep(0.05)
+    # Both workers answer from the new zone (their encoded replies went too).
+    for _ in range(40):
+        answer = server.udp(make_query("www.hostile.test")).answer
+        assert [r.to_text() for rrset in answer for r in rrset] == ["192.0.2.81"]
+    assert per_worker(server, "trio_dns_worker_pid") == pids  # reloaded, not restarted
+    assert per_worker(server, "trio_dns_worker_restarts_total") == [0, 0]
+
+
+def test_control_commands_go_to_every_worker(serve: Serve, tmp_path: Path) -> None:
+    path = tmp_path / "control.sock"
+    server = serve("--workers", "2", "--control-socket", str(path))
+    assert f"control socket {path}" in server.log()
+    for _ in range(20):
+        assert server.udp(QUERY).rcode() == dns.rcode.NOERROR
+    pids = [int(pid) for pid in per_worker(server, "trio_dns_worker_pid")]
+
+    status = control(path, "status")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[:2] == [f"supervisor pid: {server.pid}", "workers: 2"]
+    for index, pid in enumerate(pids):
+        assert f"; worker {index} (pid {pid})" in lines
+        assert f"pid: {pid}" in lines
+
+    stats = control(path, "stats")
+    assert stats.returncode == 0, stats.stderr
+    assert 'trio_dns_queries_total{type="AAAA"} 20' in stats.stdout.splitlines()
+
+    flushed = control(path, "flush-all")
+    assert flushed.returncode == 0, flushed.stderr
+    assert flushed.stdout.count("flushed") == 2
+
+    bad = control(path, "flush")  # a name is needed: every worker says so, once shown
+    assert bad.returncode == 1
+    assert bad.stdout == ""
+    assert "wrong number of arguments" in bad.stderr

@@ -482,8 +482,6 @@ async def _run_serve(args: argparse.Namespace) -> int:
             async with trio.open_nursery() as endpoints:
                 if shared is not None:
                     await endpoints.start(shared.run)
-                if link is not None:
-                    endpoints.start_soon(link.serve, server, endpoints.cancel_scope)
                 if config.metrics is not None:
                     from ._server.metrics import metrics_registry, serve_metrics
 
@@ -501,9 +499,22 @@ async def _run_serve(args: argparse.Namespace) -> int:
                     )
                 from ._reload import Reloader, start_control
 
-                reloader = Reloader(vars(args), args.config, config, resolver, server, bound)
+                # The configuration as given (a worker's listen and metrics are the
+                # supervisor's doing), so that a reload compares like with like.
+                reloader = Reloader(
+                    vars(args), args.config, args.serve_config, resolver, server, bound
+                )
+                if link is not None:
+                    # The supervisor has the control socket, and relays commands here.
+                    endpoints.start_soon(
+                        link.serve,
+                        server,
+                        endpoints.cancel_scope,
+                        reloader.reload,
+                        reloader.describe,
+                    )
                 try:
-                    control = await start_control(endpoints, reloader)
+                    control = await start_control(endpoints, reloader) if link is None else None
                 except DNSError:
                     server.shutdown()
                     raise
@@ -542,6 +553,7 @@ def _settle(user: str | None, *, main: bool) -> None:
 async def _supervise(args: argparse.Namespace) -> int:
     """`--workers N`: run N copies of this very command, each told it is a worker."""
     from ._config import ServeConfig
+    from ._reload import control_socket_path
     from ._server.workers import WorkerPlan, supervise
 
     config: ServeConfig = args.serve_config
@@ -551,6 +563,8 @@ async def _supervise(args: argparse.Namespace) -> int:
         count=config.workers,
         listen=config.listen,
         metrics=config.metrics,
+        control=control_socket_path(config),
+        control_configured=config.control_socket is not None,
         # Each worker's grace period and last replies, and room to exit.
         stop_timeout=config.grace_period + config.tcp_send_timeout + 10.0,
     )
