@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from trio_dns._config import (
     ConfigError,
     DeprecatedKey,
     ServeConfig,
+    default_text,
     parse_listen_address,
 )
 from trio_dns._decisions.cache import Cache
@@ -334,3 +336,41 @@ def test_each_setting_reaches_the_library_and_its_default_is_the_librarys(
     else:
         return  # lists of addresses and names: tested with their own keys
     assert getattr(_built(config, cls), name) == value
+
+
+# -- the guide's table of every setting -------------------------------------------------
+
+SETTINGS_TABLE = "| key | command line | default | what it does | Unbound |\n"
+
+
+def _settings_rows() -> dict[str, list[str]]:
+    text = (Path(__file__).parent.parent / "docs" / "07-operating.md").read_text()
+    assert text.count(SETTINGS_TABLE) == 1, "chapter 7 has one table of every setting"
+    rows: dict[str, list[str]] = {}
+    for line in text.split(SETTINGS_TABLE, 1)[1].splitlines()[1:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert len(cells) == 5, line
+        key = cells[0].strip("`")
+        assert key not in rows, f"{key} is in the table twice"
+        rows[key] = cells
+    return rows
+
+
+def test_the_settings_table_lists_every_key_and_only_keys() -> None:
+    documented = set(_settings_rows())
+    assert not set(KEYS) - documented, f"not in chapter 7's table: {set(KEYS) - documented}"
+    assert not documented - set(KEYS), f"no such key: {documented - set(KEYS)}"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_the_settings_table_shows_each_option_and_the_librarys_default(key: str) -> None:
+    _, command_line, default, meaning, unbound = _settings_rows()[key]
+    flag = "--" + key.replace("_", "-")
+    if _OPTIONS[key].metavar is None:
+        assert command_line == f"`{flag}`, `--no-{flag[2:]}`"
+    else:
+        assert command_line == f"`{flag} {_OPTIONS[key].metavar}`"
+    assert default == default_text(key)
+    assert meaning and unbound

@@ -17,11 +17,13 @@ import time
 import tomllib
 from pathlib import Path
 
+import attrs
 import dns.query
 import pytest
 
 import trio_dns
 from trio_dns._cli import build_parser
+from trio_dns._config import KEYS, ServeConfig, default_text
 from trio_dns._errors import DNSError
 from trio_dns._server.privileges import drop_privileges
 from trio_dns._server.systemd import notify
@@ -288,3 +290,46 @@ def test_systemd_analyze_verify_finds_nothing_wrong_with_the_unit(tmp_path: Path
     )
     # It reports unknown keys and bad values as warnings with status 0: none allowed.
     assert (result.returncode, result.stderr, result.stdout) == (0, "", "")
+
+
+# -- the example configuration ----------------------------------------------------------
+
+EXAMPLE = REPO / "examples" / "trio-dns.toml"
+_KEY_LINE = re.compile(r"^(# )?(\w+) = (.*)$", re.MULTILINE)
+
+
+def test_the_example_configuration_passes_check_config() -> None:
+    result = trio_dns_command("check-config", str(EXAMPLE))
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{EXAMPLE}: ok\n", "")
+
+
+def test_the_example_configuration_has_every_key_once() -> None:
+    keys = [match.group(2) for match in _KEY_LINE.finditer(EXAMPLE.read_text())]
+    assert sorted(keys) == sorted(KEYS), set(keys) ^ set(KEYS)
+
+
+# Example values that need something outside the file: files beside it, a user.
+_NEEDS_MORE = {"root_hints", "trust_anchor", "zone", "user"}
+
+
+@pytest.mark.parametrize(
+    ("commented", "key", "value"),
+    [match.groups() for match in _KEY_LINE.finditer(EXAMPLE.read_text())],
+    ids=[match.group(2) for match in _KEY_LINE.finditer(EXAMPLE.read_text())],
+)
+def test_each_commented_line_of_the_example_is_the_default_or_a_working_example(
+    tmp_path: Path, commented: str | None, key: str, value: str
+) -> None:
+    if key in _NEEDS_MORE:
+        pytest.skip(f"{key} = {value} needs more than the file")
+    one = tmp_path / "one.toml"
+    one.write_text(f"{key} = {value}\n")
+    config = ServeConfig.load({}, one)
+    default = attrs.fields_dict(ServeConfig)[key].default
+    if commented and default not in (None, ()):
+        # "# key = value" states the default: uncommented, it changes nothing.
+        assert getattr(config, key) == default
+        # And the comment above it says so, as the help does.
+        paragraph = EXAMPLE.read_text().split(f"\n# {key} = ")[0].rsplit("\n\n", 1)[1]
+        said = " ".join(line.removeprefix("# ") for line in paragraph.splitlines())
+        assert said.endswith(f"(default: {default_text(key)}).")
