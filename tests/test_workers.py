@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -217,6 +218,37 @@ def test_sigterm_drains_every_worker_and_exits_0(serve: Serve) -> None:
         assert not Path(f"/proc/{pid}").exists()
     log = server.log()
     assert log.count("SIGTERM: shutting down") == 2
+
+
+def _notification(listener: socket.socket) -> tuple[bytes, int]:
+    """One datagram from the notify socket, and the PID that sent it."""
+    size = socket.CMSG_SPACE(struct.calcsize("3i"))
+    message, ancillary, _, _ = listener.recvmsg(4096, size)
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid, _, _ = struct.unpack("3i", data[: struct.calcsize("3i")])
+            return message, pid
+    raise AssertionError("no credentials")
+
+
+def test_systemd_hears_from_the_supervisor_alone(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        listener.bind(str(path))
+        listener.settimeout(30)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        server = serve("--workers", "2")
+        # Ready once every worker serves, from the process systemd started.
+        assert _notification(listener) == (b"READY=1", server.pid)
+        assert per_worker(server, "trio_dns_worker_up") == [1, 1]
+        assert server.stop() == 0
+        assert _notification(listener) == (b"STOPPING=1", server.pid)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.recv(4096)
 
 
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ from .._errors import DNSError
 from .control import ERROR, OK, Control, SocketInUse
 from .metrics import metrics_registry, serve_metrics
 from .server import Server
+from .systemd import notify
 
 log = logging.getLogger("trio_dns.workers")
 
@@ -377,6 +378,10 @@ class Supervisor:
                         where = await self._start_control(endpoints, self.plan.control)
                         if where is not None:
                             self.announce(f"control socket {where}")
+                    # Ready for systemd once every worker serves. The supervisor keeps
+                    # its privileges (a worker it starts again binds the ports again);
+                    # each worker gives up its own with --user once bound.
+                    notify("READY=1")
                     async for signum in signals:
                         if signum == signal.SIGHUP:
                             log.info("SIGHUP: passed on to every worker")
@@ -384,6 +389,7 @@ class Supervisor:
                             continue
                         log.info("%s: stopping the workers", signal.Signals(signum).name)
                         break
+                    notify("STOPPING=1")
                     endpoints.cancel_scope.cancel()
                 status = await self._stop()
                 nursery.cancel_scope.cancel()
