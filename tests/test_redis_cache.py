@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -29,6 +30,7 @@ import pytest
 import trio
 
 from trio_dns import Name, RRType
+from trio_dns._config import ConfigError, ServeConfig
 from trio_dns._decisions.cache import Cache
 from trio_dns._decisions.shared_cache import entry_key
 from trio_dns._network.redis_cache import Breaker, RedisAddress, RedisCache
@@ -417,3 +419,29 @@ def test_garbage_in_redis_is_a_miss_on_the_real_server(serve: Serve, redis: Redi
     assert server.metric("trio_dns_shared_cache_garbage") == 3
     assert server.metric("trio_dns_shared_cache_lookups", outcome="hit") == 0
     assert server.metric("trio_dns_upstream_queries") > 0
+
+
+# -- configuration and start-up --------------------------------------------------------------
+
+
+def test_the_key_and_its_one_line_error(tmp_path: Path) -> None:
+    config_file = tmp_path / "serve.toml"
+    config_file.write_text('cache_backend = "redis://10.0.0.7:6380/3"\n')
+    config = ServeConfig.load({}, config_file)
+    assert config.cache_backend == "redis://10.0.0.7:6380/3"
+    assert ServeConfig.load({}).cache_backend is None
+    given = ServeConfig.load({"cache_backend": "redis://127.0.0.1"}, config_file)
+    assert given.cache_backend == "redis://127.0.0.1"  # the command line wins
+    with pytest.raises(ConfigError) as caught:
+        ServeConfig.load({"cache_backend": "memcached://127.0.0.1"})
+    assert str(caught.value) == (
+        "--cache-backend must be a redis://HOST[:PORT][/DB] URL, not 'memcached://127.0.0.1'"
+    )
+
+
+def test_resolvers_without_a_shared_cache_never_load_the_client() -> None:
+    code = "import sys, trio_dns, trio_dns._cli, trio_dns._network.resolver; print('coredis' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
