@@ -2,7 +2,14 @@
 
 Theory of operation: one table, `_OPTIONS`, lists every setting once: its key
 (the TOML key, and with dashes the command-line option), what kind of value it
-takes, its default and its help. `add_arguments` turns the table into argparse
+takes, its help, and which library setting it is (`of=(class, attribute)`). A
+library setting's default is written once, in its settings class
+(ResolverSettings, ExchangeSettings, ServerSettings, Cache); `ServeConfig`'s
+fields take it from there, the help shows it from there, and `ServeConfig`
+passes each such key on to its class as it is. Switches read positively
+(`dnssec = true`) and have both forms on the command line (`--dnssec`,
+`--no-dnssec`); the negative keys of old files are read with a `DeprecatedKey`
+warning. `add_arguments` turns the table into argparse
 options whose default is None, so that what the user typed can be told from what
 they left out; `ServeConfig.load` then starts from the defaults, applies the
 `--config` file, applies the options given on the command line (which win), and
