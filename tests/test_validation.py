@@ -135,6 +135,7 @@ def build(
     leaf_handler: Callable[[Zone], Callable[[Message], Message]] | None = None,
     example_key: SigningKey | None = None,
     n3_key: SigningKey | None = None,
+    second_server: bool = False,
 ) -> World:
     """The hierarchy, with `example.test.` signed as asked: its signatures' times,
     a key the DS does not point at, a DS with a wrong digest, or a server that
@@ -146,6 +147,9 @@ def build(
     if bad_ds:
         assert isinstance(ds.rdata, DS)
         ds = attrs.evolve(ds, rdata=attrs.evolve(ds.rdata, digest=bytes(32)))
+    # A second, honest server for example.test.: the leaf handler (if any) makes
+    # only the first one misbehave.
+    second = "ns.example.test. 3600 A 192.0.2.25\n" if second_server else ""
     zones = {
         ".": sign_zone(
             [*records(ROOT), test_key.ds(), opt_key.ds()],
@@ -155,14 +159,14 @@ def build(
             denial="nsec",
         ),
         "test.": sign_zone(
-            [*records(TEST), ds, n3_key.ds()],
+            [*records(TEST + second), ds, n3_key.ds()],
             [test_key],
             inception=VALID[0],
             expiration=VALID[1],
             denial="nsec3",
         ),
         "example.test.": sign_zone(
-            [*records(EXAMPLE), *([example_key.record()] if leaf_signer else [])],
+            [*records(EXAMPLE + second), *([example_key.record()] if leaf_signer else [])],
             [leaf_signer or example_key],
             inception=leaf_times[0],
             expiration=leaf_times[1],
@@ -211,6 +215,8 @@ def build(
         if origin == "example.test." and leaf_handler is not None:
             behaviour = Behaviour(handler=leaf_handler(zone))
         network.add_server([addresses[origin]], [zone], behaviour=behaviour)
+    if second_server:
+        network.add_server(["192.0.2.25"], [built["example.test."]])
     return World(network, root_key.ds(), built, example_key.record())
 
 
@@ -400,6 +406,24 @@ async def test_expired_signature(autojump_clock: trio.abc.Clock) -> None:
     assert_bogus(answer, EdeCode.SIGNATURE_EXPIRED)
     assert not answer.records
     assert (resolver.stats.bogus, resolver.stats.secure) == (1, 0)
+
+
+async def test_a_bogus_answer_is_asked_again_of_the_zones_other_server(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # The first server strips the signatures; the zone's second one is honest.
+    # A bogus reply condemns the server that sent it, not the zone.
+    world = build(leaf_handler=stripping(RRType.A), second_server=True)
+    resolver = world.resolver()
+    answer = await resolver.resolve("www.example.test", "A", trace=True)
+    assert answer.rcode == Rcode.NOERROR and answer.validation is Validation.SECURE
+    assert texts(answer) == ["192.0.2.80"]
+    asked = [e.server[0] for e in answer.trace if e.kind == "query" and e.qname == answer.qname]
+    assert asked[0] == "192.0.2.20" and asked[-1] == "192.0.2.25"
+    assert any(e.outcome == "bogus: asking other servers" for e in answer.trace)
+    # The honest answer is what the cache keeps.
+    again = await resolver.resolve("www.example.test", "A")
+    assert again.from_cache and again.validation is Validation.SECURE
 
 
 async def test_signature_not_yet_valid(autojump_clock: trio.abc.Clock) -> None:

@@ -304,6 +304,11 @@ class Work:
     # as one server failing or arrive wrapped in an ExceptionGroup; so the tasks
     # record it here and the code outside the nursery raises it.
     exhausted: OutOfBudget | None = None
+    # The servers whose replies this question was built from, and, once an answer
+    # made of them proved bogus, the ones to ask last when it is asked again: a
+    # server that forges or mangles signatures is one bad server, not a bad zone.
+    answered: set[Address] = attrs.Factory(set)
+    avoid: frozenset[Address] = frozenset()
 
     def spend_query(self) -> None:
         self.queries += 1
@@ -632,8 +637,10 @@ class Iteration:
         errors: list[tuple[object, BaseException]] = []
         zone_key = zone.canonical_wire()
         exclude = ctx.exclusions(zone)
+        avoid = self.work.avoid
         for round_ in range(ctx.settings.rounds):
-            if missing and (round_ == 1 or not addresses):
+            trusted = [a for a in addresses if a not in avoid] if avoid else addresses
+            if missing and (round_ == 1 or not trusted):
                 # The servers we had addresses for all failed (or there were none):
                 # now it is worth resolving the nameserver names that came without glue.
                 wanted = self._glueless_wanted(missing, zone, path)
@@ -646,6 +653,8 @@ class Iteration:
                 break
             candidates = ctx.servers.rank(addresses, ctx.monotonic())
             usable = [a for a in candidates if not ctx.servers.is_lame(a, zone_key)] or candidates
+            if avoid:
+                usable = [a for a in usable if a not in avoid] + [a for a in usable if a in avoid]
             event = yield Ask(
                 zone, tuple(usable), qname, qtype, self.qclass, exclude=exclude, minimised=minimised
             )

@@ -412,6 +412,15 @@ class Validator:
                 del self.zones[next(iter(self.zones))]
         return keys
 
+    def forget_bogus(self) -> list[Name]:
+        """Forget the zones whose keys were found bogus, so the next look at them
+        fetches DS and DNSKEY again (of other servers, when the resolver retries a
+        bogus answer); the zones forgotten."""
+        bogus = [z for z, k in self.zones.items() if k.verdict.validation is Validation.BOGUS]
+        for zone in bogus:
+            del self.zones[zone]
+        return bogus
+
     def _remember(
         self, zone: Name, verdict: Verdict, ttl: int | None, keys: tuple[Record, ...] = ()
     ) -> ZoneKeys:

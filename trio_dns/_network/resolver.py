@@ -87,7 +87,8 @@ from .._wire.message import Message, Record
 from .._wire.name import ROOT, Name
 from .._wire.rdtypes.address import AAAA, A
 from .._wire.rdtypes.nsec import NSEC
-from .._wire.rdtypes.single_name import CNAME
+from .._wire.rdtypes.single_name import CNAME, NS
+from .._wire.rrset import rrsets
 from .exchange import Exchanger, ExchangeSettings, ExchangeStats
 from .freshness import Freshness
 from .lifetime import check_lifetime, within_lifetime
@@ -102,6 +103,11 @@ _REFUSED_TYPES = frozenset(
 )
 
 ResolverStats = Stats
+
+
+# How many times a question whose answer proved bogus is asked again, each time of
+# servers other than those that gave the bogus one (Unbound retries too).
+BOGUS_RETRIES = 2
 
 
 @attrs.frozen
@@ -459,8 +465,68 @@ class Resolver:
         self, qname: Name, qtype: RRType, qclass: RRClass, trace: bool, cd: bool = False
     ) -> Answer:
         work = self._work([] if trace else None, cd)
+        for retry in range(BOGUS_RETRIES + 1):
+            answer, made_of = await self._resolve_and_validate(qname, qtype, qclass, work, cd)
+            if answer.validation is not Validation.BOGUS or not work.answered:
+                break
+            if retry < BOGUS_RETRIES and self._forget_bogus(made_of, work):
+                continue
+            break
+        if answer.rcode == Rcode.SERVFAIL:
+            self.stats.servfails += 1
+        trace_events = () if work.trace is None else tuple(work.trace)
+        return attrs.evolve(answer, trace=trace_events, expires=self.now() + answer.ttl)
+
+    def _forget_bogus(self, answer: Answer, work: Work) -> bool:
+        """After a bogus answer: forget what it was made of (its records, and the
+        keys of zones found bogus), and ask the servers that gave it last, so the
+        question can be asked again of the zone's other servers, as Unbound does.
+        False if no other server is left to try."""
+        avoid = work.avoid | work.answered
+        if avoid == work.avoid or not self._other_servers(answer.qname, answer.qclass, avoid):
+            return False
+        work.event("dnssec", answer.qname, answer.qtype, outcome="bogus: asking other servers")
+        work.avoid, work.answered = frozenset(avoid), set()
+        cache, qclass = self.cache, answer.qclass
+        cache.remove(answer.qname, None, qclass)
+        cache.remove(answer.qname, answer.qtype, qclass)
+        for rrset in rrsets(answer.records).values():
+            cache.remove(rrset[0].name, rrset[0].rtype, qclass)
+        for zone in self._validator.forget_bogus():
+            cache.remove(zone, RRType.DNSKEY, qclass)
+            cache.remove(zone, RRType.DS, qclass)
+        if self._context.aggressive is not None:
+            self._context.aggressive.flush()
+        return True
+
+    def _other_servers(self, name: Name, qclass: RRClass, asked: frozenset[Address]) -> bool:
+        """Does a zone at or above `name` (below the root, whose servers are many)
+        have a nameserver not in `asked`: one with an address not asked yet, or with
+        none known (a lookup may find one)?"""
+        cache, now = self.cache, self.now()
+        zone = name
+        while not zone.is_root():
+            cut = cache.get_rrset(zone, RRType.NS, qclass, now)
+            for record in cut.records if cut is not None else ():
+                if not isinstance(record.rdata, NS):
+                    continue
+                found = [
+                    address
+                    for rtype in (RRType.A, RRType.AAAA)
+                    if (cached := cache.get_rrset(record.rdata.target, rtype, qclass, now))
+                    for address in self._context.addresses_of(cached.records)
+                ]
+                if not found or any(a not in asked for a in found):
+                    return True
+            zone = zone.parent()
+        return False
+
+    async def _resolve_and_validate(
+        self, qname: Name, qtype: RRType, qclass: RRClass, work: Work, cd: bool
+    ) -> tuple[Answer, Answer]:
+        """The answer to give, and the one it was made from (before validation)."""
         answer: Answer | None = None
-        with trio.move_on_after(self.settings.deadline):
+        with trio.move_on_after(self.settings.deadline - work.elapsed()):
             answer = await self._guarded(
                 self._resolve_name(qname, qtype, qclass, work, ()), qname, qtype, qclass
             )
@@ -473,6 +539,7 @@ class Resolver:
                 f"no answer within the {self.settings.deadline:g} s deadline",
                 timed_out=True,
             )
+        made_of = answer
         needs_validation = (
             self.validating
             and not cd
@@ -495,10 +562,7 @@ class Resolver:
             )
         elif answer.from_cache and not answer.failed:
             self._count_verdict(answer.validation)
-        if answer.rcode == Rcode.SERVFAIL:
-            self.stats.servfails += 1
-        trace_events = () if work.trace is None else tuple(work.trace)
-        return attrs.evolve(answer, trace=trace_events, expires=self.now() + answer.ttl)
+        return answer, made_of
 
     @staticmethod
     async def _guarded(
@@ -670,6 +734,7 @@ class Resolver:
         except RaceFailed:
             work.check()  # out of budget is not "every server failed"
             raise
+        work.answered.add(outcome.winner)
         if work.trace is not None:
             for event in reversed(work.trace):
                 if event.server == outcome.winner and event.kind == "query":
