@@ -22,10 +22,12 @@ import trio_dns
 PACKAGE = Path(trio_dns.__file__).parent
 
 # The foundations every layer may use: errors, the trust vocabulary, addresses,
-# unpredictable numbers. They import nothing of the package but each other.
-FOUNDATIONS = {"_errors", "_trust", "_address", "_unpredictable"}
+# unpredictable numbers, the public names' module. They import nothing of the
+# package but each other.
+FOUNDATIONS = {"_errors", "_trust", "_address", "_unpredictable", "_public"}
 BELOW: dict[str, set[str]] = {
     "_errors": set(),
+    "_public": set(),
     "_trust": set(),
     "_address": set(),
     "_unpredictable": set(),
@@ -56,7 +58,10 @@ BELOW: dict[str, set[str]] = {
 }
 # Anything may import the package root for its version string; nothing else.
 ROOT_NAMES = {"__version__"}
-PURE = ["_errors", "_trust", "_address", "_unpredictable", "_wire", "_dnssec", "_decisions"]
+PURE = [
+    *("_errors", "_trust", "_address", "_unpredictable", "_public"),
+    *("_wire", "_dnssec", "_decisions"),
+]
 # Outside the package, the pure layers may use the standard library minus I/O,
 # and the libraries that do pure work for them.
 IO_MODULES = {"trio", "socket", "asyncio", "selectors", "select", "ssl", "threading"}

@@ -26,6 +26,8 @@ from ._errors import InvalidRdata as InvalidRdata
 from ._errors import MalformedMessage as MalformedMessage
 from ._errors import UnknownType as UnknownType
 from ._errors import ZoneFileError as ZoneFileError
+from ._public import publish as _publish
+from ._public import publish_one as _publish_one
 from ._trust import NegativeKind as NegativeKind
 from ._trust import Rank as Rank
 from ._trust import Validation as Validation
@@ -143,9 +145,14 @@ def __getattr__(name: str) -> _typing.Any:
     import importlib
 
     value = getattr(importlib.import_module(module, __name__), name)
+    _publish_one(value, __name__)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
+
+
+# Last, so that every name above is covered: they say `trio_dns`, as Trio's do.
+_publish(globals(), __name__)

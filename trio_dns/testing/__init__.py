@@ -13,6 +13,7 @@ Run the test under `trio.testing.MockClock(autojump_threshold=0)` (pytest-trio's
 
 from .._decisions.authority import Zone as Zone
 from .._decisions.authority import answer_query as answer_query
+from .._public import publish as _publish
 from ._behaviour import Behaviour as Behaviour
 from ._behaviour import ForgedCase as ForgedCase
 from ._behaviour import Forgery as Forgery
@@ -29,3 +30,7 @@ from ._signing import SigningKey as SigningKey
 from ._signing import make_ds as make_ds
 from ._signing import sign_rrset as sign_rrset
 from ._signing import sign_zone as sign_zone
+
+# Names defined here say `trio_dns.testing`; those `trio_dns` exports too, like
+# `Zone`, have said `trio_dns` since it was imported.
+_publish(globals(), __name__)
