@@ -18,7 +18,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from .hostile.conftest import Serve, Served, make_query, serve
+from .hostile.conftest import Serve, Served, closed_by_server, make_query, serve
 
 __all__ = ["serve"]  # the fixture, used by name
 
@@ -168,7 +168,15 @@ def test_each_access_action_and_the_most_specific_network_wins(serve: Serve) -> 
         )
     assert answers(ask(served, "www.hostile.test.", source=carved_out)) == ["192.0.2.80"]
     assert served.metric("trio_dns_dropped", reason="denied") == 1
-    # Over TCP the same rules hold: REFUSED for the refused client.
+    # Over TCP the same rules hold: a denied client's connection is closed unread...
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((denied, 0))
+    sock.settimeout(TIMEOUT)
+    sock.connect(served.address)
+    assert closed_by_server(sock, within=TIMEOUT)
+    sock.close()
+    assert served.metric("trio_dns_dropped", reason="denied") == 2
+    # ...and the refused one gets REFUSED.
     tcp = dns.query.tcp(
         make_query("www.hostile.test."),
         served.address[0],

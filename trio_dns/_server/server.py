@@ -601,6 +601,12 @@ class Server:
             client = stream.socket.getpeername()[0]
         except OSError:
             client = ""
+        if self._action(client) is Action.DENY:
+            # Closed unread: a denied client holds no connection slot for its idle time.
+            self.stats.denied += 1
+            self._close(conn, None)
+            stream.socket.close()
+            return
         send_timeout = self.settings.tcp_send_timeout
 
         async def send(wire: bytes) -> None:
