@@ -130,3 +130,18 @@ def test_the_answer_a_failed_search_reports() -> None:
     assert search_outcome([nx1, nx2], as_typed_first=False) is nx2
     found = _answer(Rcode.NOERROR, data=True)
     assert search_outcome([nx1, found], as_typed_first=True) is found
+
+
+def test_the_environment_overrides_the_file_as_in_glibc() -> None:
+    text = "search corp.example\noptions ndots:2 timeout:3\n"
+    environ = {"LOCALDOMAIN": "lab.example home.arpa", "RES_OPTIONS": "ndots:4 rotate"}
+    config = SystemConfig.from_text(text, environ)
+    assert config.search == names("lab.example", "home.arpa")
+    assert (config.ndots, config.timeout, config.rotate) == (4, 3.0, True)
+
+
+def test_without_a_search_list_the_hosts_domain_is_searched() -> None:
+    assert SystemConfig.from_text("", hostname="box.corp.example").search == names("corp.example")
+    assert SystemConfig.from_text("", hostname="box").search == ()
+    listed = SystemConfig.from_text("search lab.example\n", hostname="box.corp.example")
+    assert listed.search == names("lab.example")

@@ -30,6 +30,7 @@ from trio_dns import (
     SystemConfig,
     SystemResolver,
 )
+from trio_dns._network import system
 from trio_dns._network.lookups import interleave
 from trio_dns.testing import Behaviour, FakeNetwork
 
@@ -345,3 +346,14 @@ def test_no_nameserver_falls_back_to_recursion_with_a_warning(
     assert resolver.validating  # recursion from IANA's root, with its keys
     (record,) = caplog.records
     assert str(conf) in record.getMessage() and "root servers" in record.getMessage()
+
+
+def test_one_system_resolver_per_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.53\n")
+    monkeypatch.setattr(system, "RESOLV_CONF", conf)
+    monkeypatch.setattr(system, "_system", None)
+    first = trio_dns.system_resolver()
+    conf.write_text("nameserver 127.0.0.54\n")
+    assert trio_dns.system_resolver() is first
+    assert first.settings.forwarders == (("127.0.0.53", 53),)

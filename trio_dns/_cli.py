@@ -26,6 +26,7 @@ import trio
 
 from . import __version__
 from ._address import Address, normalize_address
+from ._decisions.resolv_conf import SystemConfig
 from ._errors import DNSError, InvalidName, UnknownType
 from ._network.stub import StubResolver
 from ._wire.enums import RRType
@@ -84,14 +85,7 @@ def system_nameserver(resolv_conf: Path = _RESOLV_CONF) -> str:
         text = resolv_conf.read_text(errors="replace")
     except OSError:
         return _FALLBACK_SERVER
-    for line in text.splitlines():
-        words = line.split()
-        if len(words) >= 2 and words[0] == "nameserver":
-            # A link-local address with a zone ("fe80::1%eth0") cannot be used here.
-            host = _address_or_none(words[1])
-            if host is not None:
-                return host
-    return _FALLBACK_SERVER
+    return next(iter(SystemConfig.from_text(text).nameservers), _FALLBACK_SERVER)
 
 
 # -- trio-dns query -----------------------------------------------------------------

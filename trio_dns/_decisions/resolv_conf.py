@@ -4,7 +4,8 @@ Theory of operation: `SystemConfig.from_text` reads resolv.conf as the C library
 does: `nameserver` lines (the first three usable ones, glibc's MAXNS), the search
 list from `search` or `domain` (whichever comes last wins), and the `options`
 that matter to a stub (`ndots:`, `timeout:`, `attempts:`, `rotate`, `edns0`,
-`no-tld-query`), each clamped to glibc's bounds. Unknown lines and options are
+`no-tld-query`), each clamped to glibc's bounds, and the environment variables
+glibc honours over the file (`LOCALDOMAIN`, `RES_OPTIONS`). Unknown lines and options are
 ignored, as glibc ignores them; nothing here raises on bad text.
 
 `SystemConfig.candidates` is glibc's res_search order. A name typed with a
@@ -20,7 +21,7 @@ Pure: no file is opened here; the caller reads it (once per resolver).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -51,7 +52,14 @@ class SystemConfig:
     no_tld_query: bool = False
 
     @classmethod
-    def from_text(cls, text: str) -> SystemConfig:
+    def from_text(
+        cls, text: str, environ: Mapping[str, str] | None = None, hostname: str = ""
+    ) -> SystemConfig:
+        """Read resolv.conf's text. As glibc does, `LOCALDOMAIN` in `environ`
+        replaces the search list and `RES_OPTIONS` adds options after the file's;
+        without a search list, the domain of `hostname` (what follows its first
+        dot) is the one search domain."""
+        environ = {} if environ is None else environ
         nameservers: list[str] = []
         search: tuple[Name, ...] = ()
         options: dict[str, object] = {}
@@ -70,6 +78,11 @@ class SystemConfig:
                 search = _domains(arguments)
             elif keyword == "options":
                 options.update(_options(arguments))
+        if "LOCALDOMAIN" in environ:
+            search = _domains(environ["LOCALDOMAIN"].split())
+        elif not search and "." in hostname.strip("."):
+            search = _domains([hostname.strip(".").partition(".")[2]])
+        options.update(_options(environ.get("RES_OPTIONS", "").split()))
         return cls(tuple(nameservers), search, **options)  # type: ignore[arg-type]
 
     def as_typed_first(self, text: str) -> bool:

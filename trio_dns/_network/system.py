@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 
 import attrs
@@ -57,12 +58,13 @@ class SystemResolver(Resolver):
         """Read resolv.conf (once) and make the resolver it describes; `port` is
         the nameservers' port (53: resolv.conf cannot say)."""
         try:
-            config = SystemConfig.from_text(Path(path).read_text(errors="replace"))
+            text = Path(path).read_text(errors="replace")
+            config = SystemConfig.from_text(text, os.environ, socket.gethostname())
         except OSError as exc:
             log.warning(
                 "cannot read %s (%s): resolving from the root servers", path, exc.strerror or exc
             )
-            config = SystemConfig()
+            config = SystemConfig.from_text("", os.environ, socket.gethostname())
         else:
             if not config.nameservers:
                 log.warning("%s names no usable nameserver: resolving from the root servers", path)
@@ -136,5 +138,5 @@ def system_resolver() -> Resolver:
     behind `trio_dns.addresses` and `trio_dns.reverse`."""
     global _system
     if _system is None:
-        _system = SystemResolver.from_file()
+        _system = SystemResolver.from_file(RESOLV_CONF)
     return _system
