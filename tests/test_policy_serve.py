@@ -104,6 +104,7 @@ local_data = [
     "printer.example.com. 300 A 192.0.2.5",
     "printer.example.com. 300 TXT \\"second floor\\"",
     "nas.home.arpa. A 192.168.1.2",
+    "go.example.net. CNAME www.example.com.",
 ]
 """
 
@@ -125,6 +126,10 @@ def test_local_data_answers_its_names_and_leaves_the_rest_to_recursion(serve: Se
     # Other names of example.com. are the internet's, as before.
     assert answers(ask(served, "www.example.com.")) == ["198.51.100.80"]
     assert upstream(served) > before
+    # An alias of ours to a name of theirs: followed, and not all ours (no AA).
+    alias = ask(served, "go.example.net.")
+    assert answers(alias) == ["www.example.com.", "198.51.100.80"]
+    assert not alias.flags & dns.flags.AA
 
 
 def test_bad_local_data_stops_the_server_from_starting(tmp_path: object) -> None:
