@@ -30,6 +30,7 @@ from trio_dns import (
     SystemConfig,
     SystemResolver,
 )
+from trio_dns._network import resolver as resolver_module
 from trio_dns._network import system
 from trio_dns._network.lookups import interleave
 from trio_dns.testing import Behaviour, FakeNetwork
@@ -237,7 +238,9 @@ async def test_lifetime_bounds_one_call(autojump_clock: trio.abc.Clock) -> None:
         await resolver.resolve("www", "A", lifetime=0)
 
 
-async def test_lifetime_on_the_recursive_resolver(autojump_clock: trio.abc.Clock) -> None:
+async def test_lifetime_on_the_recursive_resolver(
+    autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     network = FakeNetwork()
     network.add_server(["192.0.2.99"], [], behaviour=Behaviour(dead=True))
     hints = trio_dns.read_zone(". 3600 NS a.root.\na.root. 3600 A 192.0.2.99\n", origin=".")
@@ -246,6 +249,11 @@ async def test_lifetime_on_the_recursive_resolver(autojump_clock: trio.abc.Clock
     assert trio.current_time() == pytest.approx(0.5)
     with pytest.raises(ResolutionTimeout):
         answer.raise_for_status()
+    # trio_dns.resolve, the process-wide recursive resolver, takes it too.
+    monkeypatch.setattr(resolver_module, "_default", resolver)
+    start = trio.current_time()
+    again = await trio_dns.resolve("www.example", "AAAA", lifetime=0.25)
+    assert trio.current_time() - start == pytest.approx(0.25) and again.timed_out
 
 
 # -- the Answer API -------------------------------------------------------------------

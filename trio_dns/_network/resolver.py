@@ -963,7 +963,12 @@ def default_resolver() -> Resolver:
 
 
 async def resolve(
-    name: Name | str, qtype: RRType | str | int = RRType.A, qclass: RRClass | str | int = RRClass.IN
+    name: Name | str,
+    qtype: RRType | str | int = RRType.A,
+    qclass: RRClass | str | int = RRClass.IN,
+    *,
+    lifetime: float | None = None,
 ) -> Answer:
-    """Resolve `name` from the root servers with the process-wide resolver and cache."""
-    return await default_resolver().resolve(name, qtype, qclass)
+    """Resolve `name` from the root servers with the process-wide resolver and cache
+    (`Resolver.from_system()` gives the system's stub instead)."""
+    return await default_resolver().resolve(name, qtype, qclass, lifetime=lifetime)
