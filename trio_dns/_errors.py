@@ -5,6 +5,11 @@ Two families, as in h11: `DNSError` subclasses that describe a peer's misbehavio
 describe misuse of the API (`InvalidName`, `UnknownType`, ...: the caller passed
 something that is not a valid name, type or value). Both derive from `DNSError`,
 so a caller that wants one `except` clause has it.
+
+The errors of a resolution that found no data (`NoSuchName`, `NoData`,
+`ResolutionFailed`, `BogusAnswer`, `ResolutionTimeout`) derive from `DNSError`
+too; they live beside `Answer` in `_decisions/resolution_errors.py`, since each
+carries the answer it came from.
 """
 
 from __future__ import annotations

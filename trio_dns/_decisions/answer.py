@@ -92,7 +92,7 @@ class Answer:
     # ran out, or every server stayed silent.
     timed_out: bool = False
     # Wall-clock seconds since 1970 when this answer stops being true (the
-    # resolution's time plus `ttl`); None when not resolved by a Resolver.
+    # resolution's time plus `ttl`); None when not made by `Resolver.resolve`.
     expires: float | None = None
 
     @property
