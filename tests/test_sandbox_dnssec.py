@@ -292,6 +292,25 @@ def test_trio_dns_serve_sets_ad_for_the_signed_name_only(files: tuple[Path, Path
         assert serve.stop() == 0
 
 
+def test_trio_dns_query_asks_for_a_unicode_name_by_its_a_label(files: tuple[Path, Path]) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "trio_dns", "query", "bücher.secure.example", "A"),
+            *(f"@{PREFIX}.100.60", "-p", str(PORT), "--norecurse", "--dnssec"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "status: NOERROR" in result.stdout
+    answer = re.findall(
+        r"^xn--bcher-kva\.secure\.example\.\s+\d+\s+IN\s+(\w+)", result.stdout, re.M
+    )
+    assert answer == ["A", "RRSIG"]
+
+
 def test_trio_dns_resolve_validates_through_the_loopback_sandbox(
     files: tuple[Path, Path],
 ) -> None:
@@ -312,6 +331,10 @@ def test_trio_dns_resolve_validates_through_the_loopback_sandbox(
         return result.stdout
 
     assert ";; dnssec: secure" in resolve("www.secure.example")
+    # An internationalised name, typed in Unicode, validates like any other.
+    books = resolve("bücher.secure.example")
+    assert ";; dnssec: secure" in books
+    assert "xn--bcher-kva.secure.example.\t3600\tIN\tA\t198.51.100.90" in books
     bogus = resolve("www.bogus.example")
     assert "status: SERVFAIL" in bogus and ";; dnssec: bogus" in bogus
     assert ";; dnssec: insecure" in resolve("www.unsigned.example")

@@ -24,7 +24,8 @@ What it shows:
   `www.secure.example` validates from the root's DS (`Sandbox.trust_anchor`);
   `bogus.example.` is signed but its `www` A record was changed after signing;
   `unsigned.example.` and every other zone are provably unsigned
-  (`_sandbox_dnssec.py` says how).
+  (`_sandbox_dnssec.py` says how); `bücher.secure.example`, an
+  internationalised name, is `xn--bcher-kva.secure.example` on the wire.
 
 Without a trust anchor a resolver asks without DO and meets none of it: the
 replies are those of an unsigned internet.
@@ -155,6 +156,7 @@ ns1 A 198.51.100.60
 www A 198.51.100.85
 www AAAA 2001:db8:85::85
 mail A 198.51.100.26
+bücher A 198.51.100.90
 """
 )
 

@@ -8,6 +8,9 @@ and the NSEC chain or the NSEC3 chain (with NSEC3PARAM, and opt-out if asked),
 ready for `Zone.from_records` and the fake network's servers. `sign_rrset` makes
 one RRSIG with any validity period, which is how tests build expired and
 not-yet-valid signatures; tampering is done on the records afterwards.
+`SigningKey.from_seed` makes the same key from the same seed on every run (and
+with Ed25519, the same signatures), for output that must not change, like the
+sandbox's and the guide's.
 
 Which RRsets are authoritative follows RFC 4035 section 2.2: everything at and
 below the apex, except below a zone cut (glue) and the NS RRset at the cut,
