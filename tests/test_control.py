@@ -267,16 +267,20 @@ def test_reload_and_sighup_apply_new_files_and_keep_the_cache(
     assert home(served) == ["192.0.2.80"]
     zone.write_text(ZONE.format(address="192.0.2.81"))
     moved = socket_dir / "elsewhere.sock"
-    config.write_text(config.read_text().replace(str(sock), str(moved)) + "deny_any = true\n")
+    settings = "deny_any = true\nmax_ttl = 60\nquery_log = true\n"
+    config.write_text(config.read_text().replace(str(sock), str(moved)) + settings)
+    assert "www.home.test. A NOERROR" not in served.log()
     lines = ok(sock, "reload")
     assert lines[0] == f"reloaded {config}: 1 zone files"
-    assert "deny_any" in lines[1] and "zone files" in lines[1]
+    assert lines[1] == "changed: max_ttl, query_log, deny_any, zone files"
     assert lines[2] == "not changed until a restart: control_socket"
     assert home(served) == ["192.0.2.81"]
     assert served.udp(make_query("anything.example", "ANY")).rcode() == 4  # NOTIMP
     before = upstream(served)
-    assert served.udp(make_query("www.example.com")).answer
+    (answer,) = served.udp(make_query("www.example.com")).answer
     assert upstream(served) == before  # the cache survived
+    assert answer.ttl <= 60  # under the new max_ttl
+    assert "www.home.test. A NOERROR" in served.log()  # the query log, turned on
     # SIGHUP does the same, and no longer ends the server.
     zone.write_text(ZONE.format(address="192.0.2.82"))
     os.kill(served.pid, signal.SIGHUP)

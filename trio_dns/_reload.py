@@ -44,6 +44,16 @@ RESTART_KEYS: tuple[str, ...] = (
     "workers",
 )
 
+# The cache's settings that the configuration gives.
+_CACHE_LIMITS = (
+    "max_entries",
+    "max_bytes",
+    "max_ttl",
+    "min_ttl",
+    "max_negative_ttl",
+    "no_soa_negative_ttl",
+)
+
 
 def control_socket_path(config: ServeConfig) -> Path | None:
     """Where `config` puts the control socket; None if it has none."""
@@ -103,9 +113,11 @@ class Reloader:
         except DNSError as exc:
             log.error("reload failed, the old configuration keeps serving: %s", exc)
             raise ConfigError(str(exc)) from None
-        # The cache's limits apply from its next insert; its entries stay.
-        cache = self.resolver.cache
-        cache.max_entries, cache.max_ttl, cache.min_ttl = new.cache_size, new.max_ttl, new.min_ttl
+        # The cache's limits apply from its next insert; its entries stay. (Its
+        # stale retention is the resolver's to set, in reconfigure.)
+        cache, fresh = self.resolver.cache, new.cache()
+        for limit in _CACHE_LIMITS:
+            setattr(cache, limit, getattr(fresh, limit))
         self.server.reconfigure(new.server_settings())
         logging.getLogger().setLevel(new.logging_level)
         logging.getLogger("trio_dns.query").setLevel(

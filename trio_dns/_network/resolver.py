@@ -302,6 +302,8 @@ class Resolver:
         the next question on, keeping the cache and what was learnt of servers.
         Raises DNSError, and changes nothing, if the hints name no root server."""
         self._assemble(settings, root_hints, local_zones)
+        # Serve-stale turned on (or kept longer) needs the cache to keep expired data.
+        self.freshness._retain()
 
     # -- for operators (`trio-dns control`) -----------------------------------------
 
