@@ -29,13 +29,13 @@ import dns.rcode
 import pytest
 import trio
 
-from trio_dns import Name, RRType
+from trio_dns import Name, Record, RRClass, RRType, rdata_from_text
 from trio_dns._config import ConfigError, ServeConfig
 from trio_dns._decisions.cache import Cache
-from trio_dns._decisions.shared_cache import entry_key
+from trio_dns._decisions.shared_cache import Kind, SharedEntry, entry_key
 from trio_dns._network.redis_cache import Breaker, RedisAddress, RedisCache
 from trio_dns._network.resolver import Resolver, ResolverSettings
-from trio_dns._trust import Validation
+from trio_dns._trust import Rank, Validation
 from trio_dns.testing import build_sandbox
 
 from .hostile.conftest import Serve, make_query, random_loopback, serve
@@ -314,11 +314,21 @@ def test_the_breaker_opens_after_failures_and_half_opens_after_a_while() -> None
 def test_a_full_write_queue_drops_new_keys_and_counts_them() -> None:
     shared = RedisCache.from_url("redis://127.0.0.1", max_pending=2)
 
+    def entry(name: str, address: str) -> SharedEntry:
+        record = Record(
+            Name.from_text(name), RRType.A, RRClass.IN, 300, rdata_from_text(RRType.A, address)
+        )
+        return SharedEntry(
+            record.name, RRType.A, RRClass.IN, Kind.POSITIVE, Rank.ANSWER,
+            Validation.INDETERMINATE, time.time() + 300, (record,),
+        )  # fmt: skip
+
     async def main() -> None:
-        shared.enqueue(b"a", b"1", 1000)
-        shared.enqueue(b"b", b"2", 1000)
-        shared.enqueue(b"a", b"3", 1000)  # replaces the write waiting: no room needed
-        shared.enqueue(b"c", b"4", 1000)
+        shared.enqueue(entry("a.example", "192.0.2.1"), 1000)
+        shared.enqueue(entry("b.example", "192.0.2.2"), 1000)
+        # The same entry again replaces the write waiting: no room needed.
+        shared.enqueue(entry("A.example", "192.0.2.3"), 1000)
+        shared.enqueue(entry("c.example", "192.0.2.4"), 1000)
 
     trio.run(main)
     assert shared.stats.dropped_writes == 1 and not shared.idle

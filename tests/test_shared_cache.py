@@ -48,7 +48,9 @@ NSEC_TEXT = "nothing.example.com 300 IN NSEC zzz.example.com A RRSIG NSEC"
 
 def shared() -> tuple[SharingCache, list[tuple[bytes, bytes, int]]]:
     written: list[tuple[bytes, bytes, int]] = []
-    cache = SharingCache(share=lambda key, value, ms: written.append((key, value, ms)))
+    cache = SharingCache(
+        share=lambda entry, ms: written.append((entry.key, encode_entry(entry), ms))
+    )
     return cache, written
 
 

@@ -20,8 +20,8 @@ class and type asked for; only RRSIGs beside the records; only denial records
 in the proof; a real SOA), that it is still alive, and that its header holds
 known values. Anything else is None, a miss, never an exception.
 
-`SharingCache` is a `Cache` that hands each entry it stores, encoded, to a
-callback (the network layer queues it for the store), and `insert_shared` puts
+`SharingCache` is a `Cache` that hands each entry it stores to a callback
+(the network layer queues it, and encodes it when it writes), and `insert_shared` puts
 entries read from the store into it without handing them back. Nothing here
 does I/O or reads a clock.
 """
@@ -238,14 +238,15 @@ def _remaining(expires: float, now: float) -> int:
     return math.floor(expires - now)
 
 
-# A store's entry point: (key, value, milliseconds the store should keep it).
-Share = Callable[[bytes, bytes, int], None]
+# A store's entry point: an entry, and the milliseconds the store should keep it.
+# Encoding is the store's to do, off the path of the resolution that stored it.
+Share = Callable[[SharedEntry, int], None]
 
 
 # Validators run once, in __init__, as in Cache.
 @attrs.define(eq=False, on_setattr=attrs.setters.NO_OP)
 class SharingCache(Cache):
-    """A `Cache` that hands each entry it stores to `share`, encoded, with its lifetime.
+    """A `Cache` that hands each entry it stores to `share`, with its lifetime.
 
     `insert_shared` stores entries that came from the shared store without
     handing them back."""
@@ -305,10 +306,8 @@ class SharingCache(Cache):
             shared = SharedEntry.from_rrset(view, entry.expires)
         else:
             shared = SharedEntry.from_negative(view, entry.expires)
-        value = encode_entry(shared)
-        if len(value) <= MAX_VALUE:
-            # The store forgets it when we would: at the entry's expiry.
-            self.share(shared.key, value, math.floor((entry.expires - now) * 1000))
+        # The store forgets it when we would: at the entry's expiry.
+        self.share(shared, math.floor((entry.expires - now) * 1000))
 
     def insert_shared(self, entries: Sequence[SharedEntry], now: float) -> int:
         """Store entries read from the shared store without handing them back."""

@@ -39,9 +39,11 @@ import trio
 
 from .._decisions.cache import Cache
 from .._decisions.shared_cache import (
+    MAX_VALUE,
     SharedEntry,
     SharingCache,
     decode_entry_untrusted,
+    encode_entry,
     insert_shared,
     keys_for,
 )
@@ -156,8 +158,10 @@ class RedisCache:
     breaker: Breaker = attrs.Factory(Breaker)
     stats: SharedCacheStats = attrs.Factory(SharedCacheStats)
     _client: coredis.Redis[bytes] | None = attrs.field(init=False, default=None)
-    # key -> (value, milliseconds to keep it, Trio time it was queued)
-    _pending: dict[bytes, tuple[bytes, int, float]] = attrs.field(init=False, factory=dict)
+    # (name, type, class) -> (entry, milliseconds to keep it, Trio time it was queued)
+    _pending: dict[tuple[Name, RRType | None, RRClass], tuple[SharedEntry, int, float]] = (
+        attrs.field(init=False, factory=dict)
+    )
     _wakeup: trio.Event = attrs.field(init=False, factory=trio.Event)
     _sending: bool = attrs.field(init=False, default=False)
 
@@ -194,13 +198,15 @@ class RedisCache:
 
     # -- writing ---------------------------------------------------------------------
 
-    def enqueue(self, key: bytes, value: bytes, milliseconds: int) -> None:
-        """Write `value` at `key` for `milliseconds`, soon, in the background."""
+    def enqueue(self, entry: SharedEntry, milliseconds: int) -> None:
+        """Write `entry` for `milliseconds`, soon, in the background (a later write
+        of the same entry replaces this one if it has not gone yet)."""
         pending = self._pending
+        key = (entry.name, entry.rtype, entry.rclass)
         if key not in pending and len(pending) >= self.max_pending:
             self.stats.dropped_writes += 1
             return
-        pending[key] = (value, milliseconds, trio.current_time())
+        pending[key] = (entry, milliseconds, trio.current_time())
         self._wakeup.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -243,34 +249,38 @@ class RedisCache:
             while self._pending:
                 batch = []
                 for key in list(self._pending)[:BATCH]:
-                    batch.append((key, *self._pending.pop(key)))
+                    batch.append(self._pending.pop(key))
                 self._sending = True
                 try:
                     await self._send(batch)
                 finally:
                     self._sending = False
 
-    async def _send(self, batch: list[tuple[bytes, bytes, int, float]]) -> None:
+    async def _send(self, batch: list[tuple[SharedEntry, int, float]]) -> None:
         client = self._client
         now = trio.current_time()
         if client is None or not self.breaker.allows(now):
             self.stats.dropped_writes += len(batch)
             return
-        sent = 0
+        writes = []
+        for entry, milliseconds, queued in batch:
+            left = milliseconds - math.ceil((now - queued) * 1000)
+            value = encode_entry(entry)
+            if left > 0 and len(value) <= MAX_VALUE:
+                writes.append((entry.key, value, left))
+        if not writes:
+            return
         try:
             with trio.fail_after(self.write_timeout):
                 async with client.pipeline(transaction=False) as pipe:
-                    for key, value, milliseconds, queued in batch:
-                        left = milliseconds - math.ceil((now - queued) * 1000)
-                        if left > 0:
-                            pipe.set(key, value, px=left)
-                            sent += 1
+                    for key, value, left in writes:
+                        pipe.set(key, value, px=left)
         except Exception as exc:  # Redis's failure is not ours: count it
-            self.stats.dropped_writes += len(batch)
+            self.stats.dropped_writes += len(writes)
             self._failed(trio.current_time(), exc)
             return
         self.breaker.succeeded()
-        self.stats.writes += sent
+        self.stats.writes += len(writes)
 
     # -- reading ---------------------------------------------------------------------
 
