@@ -374,3 +374,29 @@ def test_the_settings_table_shows_each_option_and_the_librarys_default(key: str)
         assert command_line == f"`{flag} {_OPTIONS[key].metavar}`"
     assert default == default_text(key)
     assert meaning and unbound
+
+
+def test_no_help_text_states_a_default_by_hand() -> None:
+    # add_arguments appends the default from the settings classes; a second one
+    # written into the help would drift from it.
+    for key, option in _OPTIONS.items():
+        assert not re.search(r"\(default", option.help), key
+
+
+@pytest.mark.parametrize(
+    ("argv", "attribute", "expected"),
+    [
+        (["resolve", "x.test", "--no-dnssec"], "dnssec", False),
+        (["resolve", "x.test", "--no-dnssec", "--dnssec"], "dnssec", True),
+        (["resolve", "x.test", "--no-qname-minimisation"], "qname_minimisation", False),
+        (["resolve", "x.test", "--no-ipv6"], "ipv6", False),
+        (["resolve", "x.test"], "ipv4", True),
+        (["resolve", "x.test", "--trace", "--no-trace"], "trace", False),
+        (["sandbox", "--no-ipv6"], "ipv6", False),
+        (["sandbox", "--query-log"], "query_log", True),
+    ],
+)
+def test_the_other_commands_switches_work_both_ways(
+    argv: list[str], attribute: str, expected: bool
+) -> None:
+    assert getattr(build_parser().parse_args(argv), attribute) is expected
