@@ -267,9 +267,9 @@ async def test_a_stalled_redis_costs_a_timeout_then_nothing(redis: RedisServer) 
                 assert answer.rcode == dns.rcode.NOERROR and answer.records, name
         finally:
             redis.resume()
-        # Timed out three times, then the breaker stopped asking.
+        # Three reads timed out (a write may have too), then the breaker stopped asking.
         assert shared.stats.breaker_opens == 1
-        assert shared.stats.errors == 3
+        assert shared.stats.errors in (3, 4)
         assert shared.stats.misses > shared.stats.errors
 
 
@@ -303,6 +303,8 @@ def test_the_breaker_opens_after_failures_and_half_opens_after_a_while() -> None
     assert not breaker.failed(0.2) and not breaker.failed(0.3)
     assert breaker.failed(0.4)
     assert not breaker.allows(0.5) and not breaker.allows(5.3)
+    assert not breaker.failed(1.0)  # a request from before it opened: still open till 5.4
+    assert not breaker.allows(5.3)
     assert breaker.allows(5.4)
     assert breaker.failed(5.4)  # the first try after the pause fails: open again at once
     assert not breaker.allows(10.0) and breaker.allows(10.4)

@@ -136,6 +136,8 @@ class Breaker:
 
     def failed(self, now: float) -> bool:
         """Count a failure; True if it opened the breaker."""
+        if now < self._open_until:
+            return False  # a request from before it opened: it is open already
         self._failures += 1
         if self._failures < self.failures_to_open:
             return False
