@@ -338,3 +338,17 @@ def test_trio_dns_resolve_validates_through_the_loopback_sandbox(
     bogus = resolve("www.bogus.example")
     assert "status: SERVFAIL" in bogus and ";; dnssec: bogus" in bogus
     assert ";; dnssec: insecure" in resolve("www.unsigned.example")
+
+    # The in-memory sandbox has the same keys: the anchor file validates it too.
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "trio_dns", "resolve", "--sandbox"),
+            *("--trust-anchor", str(anchor), "www.secure.example"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ";; dnssec: secure" in result.stdout
