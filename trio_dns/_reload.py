@@ -34,7 +34,10 @@ from ._server.server import Server
 log = logging.getLogger("trio_dns.server")
 
 # Settings that need a restart: what is bound (listen, metrics, the control
-# socket), what the process was built around (the simulated internet, workers).
+# socket), what the process was built around (the simulated internet, workers,
+# the user it became, the shared cache's connection), and the sizes of tables
+# made at start (the encoded replies, the servers remembered) and of the UDP
+# loops' batches, read when they start.
 RESTART_KEYS: tuple[str, ...] = (
     "listen",
     "metrics",
@@ -42,6 +45,11 @@ RESTART_KEYS: tuple[str, ...] = (
     "control_socket",
     "sandbox",
     "workers",
+    "user",
+    "cache_backend",
+    "answer_cache_entries",
+    "max_remembered_servers",
+    "udp_batch",
 )
 
 # The cache's settings that the configuration gives.

@@ -370,6 +370,8 @@ class Server:
         self.settings = attrs.evolve(settings, listen=self.settings.listen)
         self._allowed.clear()
         self.answers.clear()
+        payload = settings.max_udp_payload
+        self._plain_edns = {do: Edns(payload=payload, dnssec_ok=do) for do in (False, True)}
 
     # -- listening -------------------------------------------------------------------
 
