@@ -9,6 +9,7 @@ metrics merging is tested on its own too, without processes.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -22,11 +23,19 @@ import dns.edns
 import dns.message
 import dns.rcode
 import pytest
+import trio
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from trio_dns._cli import build_parser
 from trio_dns._config import ConfigError, ServeConfig
-from trio_dns._server.workers import cpu_count, merge_metrics
+from trio_dns._errors import DNSError
+from trio_dns._server.workers import (
+    INITIAL_BACKOFF,
+    Supervisor,
+    WorkerPlan,
+    cpu_count,
+    merge_metrics,
+)
 
 from .hostile.conftest import (
     TIMEOUT,
@@ -404,3 +413,63 @@ def test_control_commands_go_to_every_worker(serve: Serve, tmp_path: Path) -> No
     assert bad.returncode == 1
     assert bad.stdout == ""
     assert "wrong number of arguments" in bad.stderr
+
+
+# -- the supervisor with stand-in workers ------------------------------------------------
+
+# Speaks a worker's side of the channel: reads the hello, says it is ready, notes
+# when it started, and then exits with status 3 after a moment (or at once,
+# without a word, if told to fail).
+STAND_IN = """
+import json, socket, sys, time
+fd = int(sys.argv[sys.argv.index("--worker-of") + 1])
+mode, starts = sys.argv[1], sys.argv[2]
+with open(starts, "a") as file:
+    file.write(f"{time.monotonic()}\\n")
+if mode == "fail":
+    sys.exit(3)
+channel = socket.socket(fileno=fd)
+hello = json.loads(channel.makefile().readline())
+channel.sendall(json.dumps({"ready": hello["listen"]}).encode() + b"\\n")
+time.sleep(0.05)
+sys.exit(3)
+"""
+
+
+def _plan(tmp_path: Path, mode: str) -> tuple[WorkerPlan, Path]:
+    script = tmp_path / "stand_in.py"
+    script.write_text(STAND_IN)
+    starts = tmp_path / "starts.txt"
+    command = (sys.executable, str(script), mode, str(starts))
+    return WorkerPlan(command, 1, (("127.0.0.1", 5300),)), starts
+
+
+async def test_a_worker_that_keeps_dying_is_started_again_ever_more_slowly(
+    tmp_path: Path,
+) -> None:
+    plan, starts = _plan(tmp_path, "die")
+    supervisor = Supervisor(plan)
+    worker = supervisor.workers[0]
+    async with trio.open_nursery() as nursery:
+        bound = await nursery.start(supervisor._keep, worker, plan.listen)
+        assert bound == (("127.0.0.1", 5300),)
+        while worker.restarts < 3:  # noqa: ASYNC110 (the supervisor counts, nothing signals)
+            await trio.sleep(0.05)
+        nursery.cancel_scope.cancel()
+    times = [float(line) for line in starts.read_text().split()]
+    assert len(times) >= 3
+    # Each start waits out a back-off twice the one before (lower bounds only:
+    # a busy machine can only make the gaps longer).
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    for gap, backoff in zip(gaps, (INITIAL_BACKOFF, 2 * INITIAL_BACKOFF), strict=False):
+        assert gap >= backoff
+
+
+async def test_a_worker_that_never_serves_is_not_started_again(tmp_path: Path) -> None:
+    plan, starts = _plan(tmp_path, "fail")
+    with pytest.RaisesGroup(
+        pytest.RaisesExc(DNSError, match="worker 0 exited with status 3 before serving"),
+        flatten_subgroups=True,
+    ):
+        await Supervisor(plan).run()
+    assert len(starts.read_text().split()) == 1

@@ -469,8 +469,11 @@ class Supervisor:
                 worker.restarts += 1
         finally:
             # Cancelled (the supervisor failed): no worker outlives it.
-            if worker.process is not None and worker.running():
-                worker.process.kill()
+            with trio.CancelScope(shield=True):
+                if worker.process is not None and worker.running():
+                    worker.process.kill()
+                    await worker.process.wait()
+                await self._forget(worker)
 
     async def _start(self, worker: _Worker, listen: tuple[Address, ...]) -> tuple[Address, ...]:
         """Start the worker's process; where it serves, once it says it does."""
