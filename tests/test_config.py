@@ -400,3 +400,10 @@ def test_the_other_commands_switches_work_both_ways(
     argv: list[str], attribute: str, expected: bool
 ) -> None:
     assert getattr(build_parser().parse_args(argv), attribute) is expected
+
+
+def test_a_programs_options_in_the_old_spelling_are_not_dropped() -> None:
+    with pytest.warns(DeprecatedKey, match="'no_dnssec' is deprecated; write dnssec = false"):
+        assert not ServeConfig.load({"no_dnssec": True}).dnssec
+    with pytest.raises(ConfigError, match="'no_ipv6' and 'ipv6' together"):
+        ServeConfig.load({"no_ipv6": True, "ipv6": True})

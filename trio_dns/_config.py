@@ -173,6 +173,11 @@ class ServeConfig:
             given = options.get(key)
             if given is not None:
                 values[key] = _convert(key, given, f"--{key.replace('_', '-')}", text=True)
+        for old in _RENAMED.keys() & options.keys():
+            # A program's own options mapping in the old spelling: not silently dropped.
+            if options[old] is not None:
+                new, value = _renamed(Path("options"), old, options[old], options)
+                values[new] = value
         config = cls(**values)
         config._check()
         try:
