@@ -63,6 +63,7 @@ $TTL 300
 @ NS ns
 ns A 192.0.2.1
 printer A 10.9.0.7
+v4only AAAA 2001:db8::4
 sub DNAME corp.example.
 """
 
@@ -299,16 +300,32 @@ async def test_addresses_asks_both_families_at_once(autojump_clock: trio.abc.Clo
     # Sent together: the A and AAAA queries left at the same instant.
     times = {e.time for e in network.exchanges}
     assert len(network.exchanges) == 2 and len(times) == 1
+    # v4only.corp.example has no AAAA, v4only.lab.example has one: the addresses
+    # come from the first name of the search list that has any, as getaddrinfo's do.
     assert await trio_dns.addresses("v4only", resolver=resolver) == ["10.0.0.4"]
+    searched = make(f"nameserver {NAMESERVER}\nsearch lab.example corp.example\n")[1]
+    assert await trio_dns.addresses("v4only", resolver=searched) == ["2001:db8::4"]
     assert await trio_dns.addresses("2001:DB8::0:1", resolver=resolver) == ["2001:db8::1"]
 
 
 async def test_addresses_raise_when_there_are_none(autojump_clock: trio.abc.Clock) -> None:
-    _, resolver = make(f"nameserver {NAMESERVER}\n")
+    network, resolver = make(f"nameserver {NAMESERVER}\nsearch lab.example\n")
     with pytest.raises(NoSuchName):
         await trio_dns.addresses("nope.corp.example", resolver=resolver)
     with pytest.raises(NoData):
-        await trio_dns.addresses("corp.example", resolver=resolver)
+        await trio_dns.addresses("corp.example.", resolver=resolver)
+
+    # A slow nameserver, new to the resolver: www.lab.example (0.7 s, NXDOMAIN),
+    # then www.: past the lifetime.
+    network, resolver = make(f"nameserver {NAMESERVER}\nsearch lab.example\n")
+    server = network.server_at(NAMESERVER)
+    assert server is not None
+    server.set_behaviour(Behaviour(latency=0.7))
+    start = trio.current_time()
+    with pytest.raises(ResolutionTimeout) as caught:
+        await trio_dns.addresses("www", resolver=resolver, lifetime=1.0)
+    assert trio.current_time() - start == pytest.approx(1.0)
+    assert caught.value.error is not None and "1 s lifetime" in caught.value.error.extra_text
 
 
 async def test_reverse(autojump_clock: trio.abc.Clock) -> None:
