@@ -399,7 +399,7 @@ def test_two_servers_share_what_they_learn(serve: Serve, redis: RedisServer) -> 
     assert _answers(second.udp(make_query("www.example.com", "A"))) == ["198.51.100.80"]
     assert second.udp(make_query("nope.example.com", "A")).rcode() == dns.rcode.NXDOMAIN
     assert second.metric("trio_dns_upstream_queries") == 0  # nothing asked upstream
-    assert second.metric("trio_dns_shared_cache_lookups", outcome="hit") == 2
+    assert second.metric("trio_dns_shared_cache_lookups", outcome="hit") >= 2
     assert first.metric("trio_dns_upstream_queries") > 0
     assert first.metric("trio_dns_shared_cache_writes", outcome="written") > 0
     for server in (first, second):
