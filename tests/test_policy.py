@@ -15,6 +15,7 @@ from trio_dns._decisions.local_zones import (
     closest_zone,
     default_zones,
     local_zones,
+    parse_local_zone,
     read_local_data,
 )
 from trio_dns._decisions.ratelimit import TokenBuckets, slip
@@ -300,3 +301,44 @@ def test_the_zone_index_picks_what_choose_zone_would(qname: str, qtype: RRType) 
     name = Name.from_text(qname)
     speaking = [zone for zone in zones if not zone.transparent or zone.exists(name)]
     assert closest_zone(zones, name, qtype) is choose_zone(speaking, name, qtype)
+
+
+# -- local_zone: zones declared without a file ------------------------------------------
+
+
+def test_a_static_local_zone_is_a_blocklist_and_can_hold_local_data() -> None:
+    data = [read_local_data("ok.tracker.example. A 192.0.2.1")]
+    zones = local_zones((), data, declared=[parse_local_zone("tracker.example. static")])
+    assert ask(zones, "ads.tracker.example.", RRType.A).rcode == Rcode.NXDOMAIN
+    assert ask(zones, "tracker.example.", RRType.A).rcode == Rcode.NOERROR  # NODATA
+    assert texts(ask(zones, "ok.tracker.example.", RRType.A)) == [
+        "ok.tracker.example.\t3600\tIN\tA\t192.0.2.1"
+    ]
+
+
+def test_a_redirect_zone_answers_every_name_below_with_the_apex_data() -> None:
+    data = [read_local_data("portal.example. A 192.0.2.9")]
+    zones = local_zones((), data, declared=[parse_local_zone("portal.example. redirect")])
+    for name in ("portal.example.", "a.portal.example.", "x.y.portal.example."):
+        assert texts(ask(zones, name, RRType.A)) == [f"{name}\t3600\tIN\tA\t192.0.2.9"]
+
+
+def test_transparent_and_nodefault_replace_a_default_zone() -> None:
+    declared = [parse_local_zone("home.arpa. transparent"), parse_local_zone("onion. nodefault")]
+    data = [read_local_data("nas.home.arpa. A 192.168.1.2")]
+    zones = local_zones((), data, declared=declared)
+    assert "onion." not in origins(zones)
+    nas = [zone for zone in zones if zone.origin == Name.from_text("nas.home.arpa.")]
+    assert len(nas) == 1 and nas[0].transparent
+    assert "home.arpa." not in origins(zones)  # the rest of it is resolved
+
+
+def test_a_declared_zone_a_file_also_serves_is_an_error() -> None:
+    with pytest.raises(ValueError, match="served twice"):
+        local_zones((CORP,), declared=[parse_local_zone("10.in-addr.arpa. static")])
+
+
+@pytest.mark.parametrize("text", ["tracker.example.", "tracker.example. deny", "a..b static"])
+def test_a_bad_local_zone_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_local_zone(text)

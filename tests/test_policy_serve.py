@@ -288,3 +288,12 @@ def test_upstream_queries_to_one_zone_are_limited_and_other_zones_are_not(serve:
     assert served.metric("trio_dns_ratelimited", limit="zone") == servfails
     # Another zone's bucket is its own.
     assert answers(ask(served, "www.cdn.net.")) != []
+
+
+def test_a_static_local_zone_blocks_a_domain_the_internet_has(serve: Serve) -> None:
+    served = serve(config='local_zone = ["cdn.net. static"]\n')
+    before = upstream(served)
+    blocked = ask(served, "www.cdn.net.")
+    assert blocked.rcode() == dns.rcode.NXDOMAIN and blocked.flags & dns.flags.AA
+    assert upstream(served) == before
+    assert answers(ask(served, "www.example.com.")) == ["198.51.100.80"]

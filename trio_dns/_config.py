@@ -41,7 +41,12 @@ from ._address import Address, format_address, normalize_address
 from ._decisions.access import Action, parse_rule
 from ._decisions.authority import Zone
 from ._decisions.cache import Cache
-from ._decisions.local_zones import default_zones, local_zones, read_local_data
+from ._decisions.local_zones import (
+    default_zones,
+    local_zones,
+    parse_local_zone,
+    read_local_data,
+)
 from ._decisions.rebinding import Rebinding, parse_private_addresses
 from ._errors import DNSError, InvalidName
 from ._network.exchange import ExchangeSettings
@@ -152,6 +157,7 @@ class ServeConfig:
     local_zone_defaults: bool = True
     no_default_zone: tuple[Name, ...] = ()
     local_data: tuple[Record, ...] = ()
+    local_zone: tuple[tuple[Name, str], ...] = ()
     access_control: tuple[tuple[Network, Action], ...] = _default(_S, "access_control")
     ip_ratelimit: int = _default(_S, "ip_ratelimit")
     ip_ratelimit_slip: int = _default(_S, "ip_ratelimit_slip")
@@ -253,9 +259,10 @@ class ServeConfig:
                 public_root=self.root_hints is None,
                 no_default=self.no_default_zone,
                 forward_zones=[zone for zone, _ in self.forward_zone],
+                declared=self.local_zone,
             )
-        except ValueError as exc:  # a local_data SOA where its zone has one
-            raise ConfigError(f"local_data: {_one_line(str(exc))}") from None
+        except ValueError as exc:  # "local_data: ..." or "local_zone: ..."
+            raise ConfigError(_one_line(str(exc))) from None
 
     def _library(self, cls: type) -> dict[str, Any]:
         """The settings of `cls` given by keys as they are, by attribute name."""
@@ -932,6 +939,13 @@ _OPTIONS: dict[str, _Option] = {
         _list_of(_domain_name, "domain names"),
         "serve no default local zone at or below this name (Unbound's nodefault); repeatable",
         "NAME",
+        repeat=True,
+    ),
+    "local_zone": _Option(
+        _list_of(parse_local_zone, "'NAME TYPE' (static, redirect, transparent, nodefault)"),
+        "serve NAME as a local zone of this Unbound type (static: NXDOMAIN below it but "
+        "for local_data, a blocklist); it replaces the default zones at and below; repeatable",
+        '"NAME TYPE"',
         repeat=True,
     ),
     "local_data": _Option(

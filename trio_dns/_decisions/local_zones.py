@@ -24,6 +24,8 @@ zone-file line, like Unbound's local-data) joins the deepest zone that holds
 its name; records for names no zone holds make a transparent zone per name
 (Unbound's automatic transparent local-zone): that name is answered from them,
 NODATA for the types not given, and every other name is resolved as usual.
+`local_zone` declares zones without a file, with Unbound's types (`ZONE_TYPES`):
+a blocklist is `local_zone = ["tracker.example. static"]`.
 
 Pure: no I/O.
 """
@@ -109,6 +111,24 @@ def _default_zones(public_root: bool) -> tuple[Zone, ...]:
     return tuple(zones)
 
 
+# Unbound's local-zone types that mean the same here. static: an empty zone
+# (NXDOMAIN below the apex, NODATA at it) but for its local_data; redirect: the
+# apex's local_data answers for every name below too; transparent: only names
+# given local_data are answered, each from a transparent zone of its own, the
+# rest resolved; nodefault: no default zone at or below the name. Each replaces
+# the default zones at and below its name.
+ZONE_TYPES = ("static", "redirect", "transparent", "nodefault")
+
+
+def parse_local_zone(text: str) -> tuple[Name, str]:
+    """`"tracker.example. static"` (Unbound's local-zone syntax, without quotes);
+    ValueError if not."""
+    parts = text.split()
+    if len(parts) != 2 or parts[1].lower() not in ZONE_TYPES:
+        raise ValueError(f"{text!r} is not 'NAME TYPE' ({', '.join(ZONE_TYPES)})")
+    return Name.from_text(parts[0]), parts[1].lower()
+
+
 def local_zones(
     files: Sequence[Zone],
     local_data: Sequence[Record] = (),
@@ -117,19 +137,35 @@ def local_zones(
     public_root: bool = True,
     no_default: Iterable[Name] = (),
     forward_zones: Iterable[Name] = (),
+    declared: Sequence[tuple[Name, str]] = (),
 ) -> tuple[Zone, ...]:
-    """The zones to serve: `files` (the operator's zone files), the default zones
-    not overridden (see the module's docstring), with `local_data` added."""
-    overriding = [*(zone.origin for zone in files), *no_default, *forward_zones]
+    """The zones to serve: `files` (the operator's zone files), the `declared`
+    ones (`local_zone`), the default zones not overridden (see the module's
+    docstring), with `local_data` added. ValueError for a declared zone that a
+    zone file serves too, or local_data that makes a zone impossible (a
+    second SOA)."""
+    overriding = [
+        *(zone.origin for zone in files),
+        *no_default,
+        *forward_zones,
+        *(name for name, _ in declared),
+    ]
     zones: list[Zone] = list(files)
+    redirects: set[Name] = set()
+    for name, kind in declared:
+        if kind in ("transparent", "nodefault"):
+            continue
+        if any(zone.origin == name for zone in zones):
+            raise ValueError(f"local_zone: {name} is served twice (a zone file, or twice here)")
+        zones.append(Zone.from_text(_APEX, name, filename="<local_zone>"))
+        if kind == "redirect":
+            redirects.add(name)
     if defaults:
         zones += [
             zone
             for zone in default_zones(public_root=public_root)
             if not any(zone.origin.is_subdomain(name) for name in overriding)
         ]
-    if not local_data:
-        return tuple(zones)
     added: dict[int, list[Record]] = {}
     orphans: dict[Name, list[Record]] = {}
     for record in local_data:
@@ -141,9 +177,23 @@ def local_zones(
             orphans.setdefault(record.name, []).append(record)
     for index, records in added.items():
         zone = zones[index]
-        zones[index] = Zone.from_records(zone.origin, (*zone.records, *records))
+        if zone.origin in redirects:
+            # The apex's data for every name below, as a wildcard gives it.
+            wildcard = zone.origin.child(b"*")
+            records += [
+                Record(wildcard, r.rtype, r.rclass, r.ttl, r.rdata)
+                for r in records
+                if r.name == zone.origin and r.rtype not in (RRType.SOA, RRType.NS)
+            ]
+        try:
+            zones[index] = Zone.from_records(zone.origin, (*zone.records, *records))
+        except ValueError as exc:
+            raise ValueError(f"local_data: {exc}") from None
     for name, records in orphans.items():
-        zones.append(_transparent(name, records))
+        try:
+            zones.append(_transparent(name, records))
+        except ValueError as exc:
+            raise ValueError(f"local_data: {exc}") from None
     return tuple(zones)
 
 
