@@ -22,9 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trio
 
 from trio_dns._decisions.cache import Cache
 from trio_dns._decisions.servers import ServerSelection
+from trio_dns._network.resolver import Resolver, ResolverSettings
+from trio_dns._server.control import Control
+from trio_dns._server.server import Server
 from trio_dns._trust import NegativeKind, Rank
 from trio_dns._wire.enums import RRClass, RRType
 from trio_dns._wire.message import Record
@@ -32,6 +36,7 @@ from trio_dns._wire.name import Name
 from trio_dns._wire.rdtypes.address import A
 from trio_dns._wire.rdtypes.soa import SOA
 from trio_dns._wire.zone import read_zone
+from trio_dns.testing import build_sandbox
 
 from .hostile.conftest import Serve, Served, make_query, serve
 
@@ -387,3 +392,69 @@ def test_a_directory_others_can_write_to_is_refused(socket_dir: Path) -> None:
         "use a directory only its owner can write to"
     )
     assert "Traceback" not in result.stderr
+
+
+# -- the commands in process, on the fake network ------------------------------------------
+
+
+def sandbox_control(cache: Cache | None = None, **settings: object) -> Control:
+    sandbox = build_sandbox()
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        cache=Cache() if cache is None else cache,
+        settings=ResolverSettings(**settings),  # type: ignore[arg-type]
+    )
+    return Control(Server(resolver))
+
+
+async def test_flush_infra_forgets_one_address(autojump_clock: trio.abc.Clock) -> None:
+    control = sandbox_control()
+    resolver = control.server.resolver
+    await resolver.resolve("www.example.com", "A")
+    ns1 = ("198.51.100.10", 53)
+    assert resolver.servers.known(ns1) is not None
+    assert await control.respond("flush-infra 198.51.100.10") == [
+        "forgot 198.51.100.10:53: 1 entries",
+        "ok",
+    ]
+    assert resolver.servers.known(ns1) is None
+    assert resolver.servers.known(("192.0.2.10", 53)) is not None  # a .com server: kept
+    reply = await control.respond("flush-infra not-an-address")
+    assert reply == ["error: invalid address 'not-an-address'"]
+
+
+async def test_lookup_of_a_forwarded_name_shows_the_upstreams(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    control = sandbox_control(
+        forward_zones=((Name.from_text("corp.example"), (("192.0.2.99", 53),)),)
+    )
+    lines = await control.respond("lookup intranet.corp.example")
+    assert lines == [
+        "intranet.corp.example. is forwarded (zone corp.example.); upstream resolvers:",
+        "  192.0.2.99:53 rtt - never tried",
+        "ok",
+    ]
+    lines = await control.respond("lookup www.example.com")
+    assert lines[0] == "www.example.com.: closest zone cut . (root hints), 2 nameservers:"
+
+
+async def test_a_bug_in_a_command_is_its_error_reply(
+    autojump_clock: trio.abc.Clock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class BrokenCache(Cache):
+        def remove_subtree(self, name: Name, rclass: RRClass = RRClass.IN) -> int:
+            raise RuntimeError("oops")
+
+    control = sandbox_control(BrokenCache())
+    assert await control.respond("flush-zone example.com") == [
+        "error: internal error: RuntimeError('oops')"
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        "internal error in control command flush-zone: RuntimeError('oops')"
+    ]
+    assert not any(r.exc_info for r in caplog.records)
+    assert await control.respond("reload") == ["error: this server has no configuration to reload"]
