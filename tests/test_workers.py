@@ -16,12 +16,15 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import dns.edns
+import dns.flags
 import dns.message
 import dns.rcode
+import dns.rrset
 import pytest
 import trio
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -473,3 +476,47 @@ async def test_a_worker_that_never_serves_is_not_started_again(tmp_path: Path) -
     ):
         await Supervisor(plan).run()
     assert len(starts.read_text().split()) == 1
+
+
+def test_each_worker_picks_its_own_query_ids_and_ports(serve: Serve) -> None:
+    """Workers are fresh interpreters, not forks sharing one store of random
+    numbers: no two upstream queries share a source port and an ID."""
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    upstream.bind((random_loopback(), 0))
+    upstream.settimeout(0.2)
+    seen: list[tuple[int, int]] = []
+    done = threading.Event()
+
+    def answer() -> None:
+        while not done.is_set():
+            try:
+                data, source = upstream.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            seen.append((source[1], query.id))
+            reply = dns.message.make_response(query)
+            reply.flags |= dns.flags.RA
+            reply.answer.append(
+                dns.rrset.from_text(query.question[0].name, 300, "IN", "A", "192.0.2.1")
+            )
+            upstream.sendto(reply.to_wire(), source)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        host, port = upstream.getsockname()
+        server = serve(
+            "--workers", "2", "--forward", f"{host}:{port}", "--no-dnssec", sandbox=False
+        )
+        for i in range(40):
+            reply = server.udp(make_query(f"n{i}.example.com", "A"))
+            assert [r.to_text() for rrset in reply.answer for r in rrset] == ["192.0.2.1"]
+        assert min(per_worker(server, "trio_dns_worker_queries_total")) > 0
+    finally:
+        done.set()
+        thread.join(5)
+        upstream.close()
+    assert len(seen) >= 40
+    assert len(set(seen)) == len(seen)
+    assert len({query_id for _, query_id in seen}) > len(seen) - 3  # 16 bits each
