@@ -21,8 +21,8 @@ of their TTLs (`due_for_refresh`), each is refreshed by a background `Refresh`
 most `max_prefetches` at once (more are counted and skipped), never delaying
 the answer.
 
-Background tasks need a nursery: `running()` provides it, and the server
-holds it open for as long as it serves. A resolver used as a library without it still serves
+Background tasks need a nursery: the server lends its own (`background`) for
+as long as it serves, and `running()` opens one. A resolver used as a library without it still serves
 stale answers after failures, but neither prefetches nor answers early. A
 background task is an error boundary: a bug in one is logged and counted
 (`FreshnessStats.errors`), never raised into the server.
@@ -31,8 +31,8 @@ background task is an error boundary: a bug in one is logged and counted
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 import attrs
@@ -95,16 +95,25 @@ class Freshness:
         (`prefetch` on, and `running()`)."""
         return self._nursery is not None and self.resolver.settings.prefetch
 
+    @contextmanager
+    def background(self, nursery: trio.Nursery) -> Iterator[None]:
+        """Start background tasks in `nursery` while the body runs. The nursery's
+        owner ends them (by cancelling it); none start once the body is over."""
+        self._nursery = nursery
+        try:
+            yield
+        finally:
+            self._nursery = None
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Run background tasks while the body runs; cancel them when it ends."""
+        """Background tasks in a nursery of their own, cancelled when the body ends."""
         async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            try:
-                yield
-            finally:
-                self._nursery = None
-                nursery.cancel_scope.cancel()
+            with self.background(nursery):
+                try:
+                    yield
+                finally:
+                    nursery.cancel_scope.cancel()
 
     # -- one client question ----------------------------------------------------------
 

@@ -390,10 +390,10 @@ class Server:
             async with trio.open_nursery() as watcher:
                 watcher.start_soon(self._stop_when_cancelled)
                 # Shielded, so that cancelling serve() still lets queries finish.
-                with trio.CancelScope(shield=True):
-                    # Prefetches, and resolutions going on after a stale answer.
-                    async with self.resolver.freshness.running():
-                        await self._run(udp, tcp)
+                # Prefetches, and resolutions going on after a stale answer, run in
+                # the watcher and end with it (at once if serve() is cancelled).
+                with trio.CancelScope(shield=True), self.resolver.freshness.background(watcher):
+                    await self._run(udp, tcp)
                 watcher.cancel_scope.cancel()
         finally:
             for sock in udp:
