@@ -24,9 +24,9 @@ own grace period); SIGHUP is forwarded as it is, for each worker to reload.
 Metrics are served once, by the parent: when scraped, it asks every worker for
 its metrics text over its channel, then sums each sample across workers, so the
 names and labels are those of a single process and dashboards need not change
-with --workers. Counters of a worker that died are kept at their last scraped
-values, so that a restart does not make a sum go down (which Prometheus would
-take for a reset of the whole). The families named `trio_dns_worker_*` are not
+with --workers. A worker that does not answer a scrape counts with the numbers
+it last sent, and the counters of one that died are kept at those values, so
+that no sum goes down (Prometheus would take that for a reset of the whole). The families named `trio_dns_worker_*` are not
 summed but labelled by worker (queries, TCP queries, in flight, TCP open, and
 each worker's CPU and memory), and the parent adds whether each worker is up,
 its PID and its restarts. Asking at scrape time keeps the numbers exact and
@@ -307,7 +307,9 @@ class _SupervisorCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         supervisor = self._supervisor
         workers = supervisor.workers
-        parts = [(w.index, w.families) for w in workers if w.answered]
+        # A worker too slow for this scrape, or dead and not yet noticed, counts with
+        # its last numbers: a total that dipped would look like a counter reset.
+        parts = [(w.index, w.families) for w in workers if w.families]
         yield from merge_metrics(parts, supervisor.retired)
         yield GaugeMetricFamily(
             "trio_dns_workers", "Worker processes configured (--workers).", value=len(workers)
