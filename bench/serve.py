@@ -368,6 +368,8 @@ def main() -> None:
         ("cold_completed", "cold recursion: queries answered"),
         ("cold_rss", "cold recursion: RSS (MiB)"),
     ]
+    # Other work on the machine skews every number, the comparisons most of all.
+    print("load average at the end: " + " ".join(f"{load:.1f}" for load in os.getloadavg()))
     names = list(results)
     base_name = "trio-dns" if args.workers else "unbound"
     ratios = [n for n in ("trio-dns", "floor", "trio-dns-2w") if n in results and n != base_name]
