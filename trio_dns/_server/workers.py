@@ -173,11 +173,12 @@ class WorkerLink:
     @classmethod
     async def open(cls, fd: int) -> WorkerLink:
         """Take over the inherited socket `fd` and read the supervisor's hello."""
-        channel = _Channel(socket.socket(fileno=fd))
+        hello = None
         try:
+            channel = _Channel(socket.socket(fileno=fd))
             hello = await channel.receive()
         except _CHANNEL_ERRORS:
-            hello = None
+            pass
         if hello is None or "index" not in hello or "listen" not in hello:
             raise DNSError("no word from the supervisor: run `trio-dns serve --workers N`")
         listen = tuple((str(host), int(port)) for host, port in hello["listen"])
