@@ -32,7 +32,7 @@ import attrs
 
 Key = TypeVar("Key", bound=Hashable)
 
-DEFAULT_MAX_KEYS = 100_000  # buckets kept: a few MB, whatever the number of sources
+DEFAULT_MAX_KEYS = 100_000  # buckets kept: some 25 MB at most, however many sources
 
 
 @attrs.define(eq=False)
