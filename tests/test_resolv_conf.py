@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from trio_dns import Answer, EdeCode, Name, Rcode, RRClass, RRType
+from trio_dns import Answer, EdeCode, InvalidName, Name, Rcode, RRClass, RRType
 from trio_dns._decisions.answer import servfail
 from trio_dns._decisions.resolv_conf import SystemConfig, keeps_searching, search_outcome
 from trio_dns._wire.zone import read_zone
@@ -145,3 +147,24 @@ def test_without_a_search_list_the_hosts_domain_is_searched() -> None:
     assert SystemConfig.from_text("", hostname="box").search == ()
     listed = SystemConfig.from_text("search lab.example\n", hostname="box.corp.example")
     assert listed.search == names("lab.example")
+
+
+@given(st.text(max_size=400), st.text(max_size=40))
+def test_no_text_makes_the_parser_raise(text: str, typed: str) -> None:
+    # resolv.conf is whatever the machine has; a broken line is ignored, as glibc does.
+    config = SystemConfig.from_text(text, {"RES_OPTIONS": typed, "LOCALDOMAIN": typed}, typed)
+    assert len(config.nameservers) <= 3
+    assert 0 <= config.ndots <= 15 and 1 <= config.attempts <= 5
+
+
+@given(st.text(max_size=80))
+@example("@")
+@example("www.")
+def test_candidates_of_any_text_are_names_or_invalid_name(typed: str) -> None:
+    config = SystemConfig(search=names("corp.example"), ndots=2)
+    try:
+        found = config.candidates(typed)
+    except InvalidName:
+        return
+    assert found and len(set(found)) == len(found)
+    assert config.as_typed_first(typed) == (found[0] == Name.from_text(typed))

@@ -87,7 +87,8 @@ class SystemConfig:
 
     def as_typed_first(self, text: str) -> bool:
         """Is the name tried as typed before the search list (final dot, or ndots)?"""
-        return text.endswith(".") or _dots(Name.from_text(text)) >= self.ndots
+        name = Name.from_text(text)
+        return text.endswith(".") or name.is_root() or _dots(name) >= self.ndots
 
     def candidates(self, text: str) -> tuple[Name, ...]:
         """The names to ask, in order, for what the user typed (glibc's res_search).
