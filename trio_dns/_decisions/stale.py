@@ -58,6 +58,8 @@ def stale_answer(
         seen.add(current)
         hit = cache.get_stale_rrset(current, qtype, qclass, now, ttl=ttl, min_rank=Rank.ANSWER)
         if hit is not None:
+            if not (expired or hit.stale):
+                return None  # alive, every part of it: the ordinary path's answer
             states.append(hit.validation)
             records = (*chain, *hit.records)
             return _served(
@@ -73,7 +75,6 @@ def stale_answer(
                     proof=hit.proof,
                 ),
                 states,
-                expired or hit.stale,
                 validating,
             )
         if qtype != RRType.CNAME:
@@ -90,7 +91,7 @@ def stale_answer(
                 current = target.target
                 continue
         negative = cache.get_stale_negative(current, qtype, qclass, now, ttl=ttl)
-        if negative is None:
+        if negative is None or not (expired or negative.stale):
             return None
         states.append(negative.validation)
         nxdomain = negative.kind is NegativeKind.NXDOMAIN
@@ -108,16 +109,13 @@ def stale_answer(
                 proof=negative.proof,
             ),
             states,
-            expired or negative.stale,
             validating,
         )
     return None  # a loop, or a chain too long: the ordinary path says SERVFAIL
 
 
-def _served(
-    answer: Answer, states: list[Validation], expired: bool, validating: bool
-) -> Answer | None:
-    if not expired or Validation.BOGUS in states:
+def _served(answer: Answer, states: list[Validation], validating: bool) -> Answer | None:
+    if Validation.BOGUS in states:
         return None
     if Validation.INDETERMINATE in states:
         if validating:
