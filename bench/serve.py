@@ -330,6 +330,7 @@ def main() -> None:
             "floor": floor_command,
         }
         if args.workers:
+            # Everything shares both cores: there is no third to give dnsperf.
             results["trio-dns"] = measure(
                 "trio-dns",
                 trio_dns_command(work, hints),
@@ -337,8 +338,9 @@ def main() -> None:
                 args.duration,
                 args.cold,
                 args.repeat,
+                server_cpus="0,1",
+                client_cpus="0,1",
             )
-            # Two workers and dnsperf share both cores: there is no third to give them.
             results["trio-dns-2w"] = measure(
                 "trio-dns-2w",
                 trio_dns_command(work, hints, workers=2),

@@ -80,6 +80,31 @@ async def test_dead_upstreams_get_the_expired_answer_with_ede_3_and_ttl_30(
     assert resolver.freshness.stats.stale_answers == 1
 
 
+async def test_after_a_failure_stale_answers_come_at_once_until_the_recheck_time(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox, resolver = make()
+    await resolver.resolve("www.example.com", "A")
+    await trio.sleep(3601)
+    kill_all(sandbox)
+    first = await resolver.resolve("www.example.com", "A")
+    assert stale_code(first) == EdeCode.STALE_ANSWER
+    # Within stale_answer_ttl (30 s) of the failure: stale at once, nothing asked.
+    sent = len(sandbox.network.exchanges)
+    started = trio.current_time()
+    await trio.sleep(20)
+    again = await resolver.resolve("www.example.com", "A")
+    assert stale_code(again) == EdeCode.STALE_ANSWER
+    assert trio.current_time() - started == 20
+    assert len(sandbox.network.exchanges) == sent
+    # Then it is tried again.
+    await trio.sleep(11)
+    later = await resolver.resolve("www.example.com", "A")
+    assert stale_code(later) == EdeCode.STALE_ANSWER
+    assert len(sandbox.network.exchanges) > sent
+    assert resolver.freshness.stats.stale_answers == 3
+
+
 async def test_expired_data_is_never_served_without_serve_stale(
     autojump_clock: trio.abc.Clock,
 ) -> None:

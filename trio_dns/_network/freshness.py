@@ -13,7 +13,9 @@ Other clients asking meanwhile join that same background resolution. Without
 the background (see below) or without a client timeout, the client waits for
 the resolution as always. Either way, a resolution that fails (SERVFAIL other
 than for DNSSEC: the authorities unreachable, lame, out of time) is answered
-stale if the cache has the data.
+stale if the cache has the data, and for `stale_answer_ttl` seconds after that
+the question is answered stale at once, without asking again (RFC 8767's
+failure recheck timer).
 
 Prefetch (`prefetch`): when an answer is given from RRsets in the last tenth
 of their TTLs (`due_for_refresh`), each is refreshed by a background `Refresh`
@@ -52,6 +54,8 @@ log = logging.getLogger("trio_dns.resolver")
 
 _Key = tuple[Name, RRType, RRClass]
 
+MAX_FAILURES_KEPT = 10_000  # questions remembered as failing, for the recheck timer
+
 
 @attrs.define
 class FreshnessStats:
@@ -79,6 +83,8 @@ class Freshness:
     _nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     _continuing: dict[_Key, _Continuing] = attrs.field(init=False, factory=dict)
     _prefetching: set[_Key] = attrs.field(init=False, factory=set)
+    # Questions whose resolution failed and was answered stale, and when (oldest first).
+    _failed: dict[_Key, float] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self._retain()
@@ -129,6 +135,9 @@ class Freshness:
         key = (qname, qtype, qclass)
         timeout = settings.stale_answer_client_timeout
         stale = self._stale(qname, qtype, qclass)
+        if stale is not None and self._failed_lately(key):
+            self.stats.stale_answers += 1
+            return stale  # no asking again until the recheck time is up
         if stale is not None and timeout > 0 and self._nursery is not None:
             continuing = self._continuing.get(key)
             if continuing is None:
@@ -145,10 +154,31 @@ class Freshness:
         if answer.failed and answer.validation is not Validation.BOGUS:
             stale = self._stale(qname, qtype, qclass)
             if stale is not None:
+                self._failed_at(key)
                 self.stats.stale_answers += 1
                 return stale
         self._prefetch_if_due(answer)
         return answer
+
+    def _failed_lately(self, key: _Key) -> bool:
+        """Whether resolving `key` failed less than `stale_answer_ttl` seconds ago
+        and was answered stale: RFC 8767 section 4's failure recheck timer (30 s
+        suggested, as that TTL), so that clients are not each kept waiting, and
+        the unreachable servers asked again, for every stale answer."""
+        failed = self._failed.get(key)
+        if failed is None:
+            return False
+        if self.resolver.now() < failed + self.resolver.settings.stale_answer_ttl:
+            return True
+        del self._failed[key]
+        return False
+
+    def _failed_at(self, key: _Key) -> None:
+        failed = self._failed
+        failed.pop(key, None)
+        failed[key] = self.resolver.now()
+        if len(failed) > MAX_FAILURES_KEPT:
+            del failed[next(iter(failed))]  # the oldest: its recheck time is up first
 
     def _stale(self, qname: Name, qtype: RRType, qclass: RRClass) -> Answer | None:
         resolver = self.resolver
@@ -166,9 +196,10 @@ class Freshness:
     async def _continue(self, key: _Key, continuing: _Continuing) -> None:
         qname, qtype, qclass = key
         try:
-            continuing.answer = await self.resolver._resolve_with_deadline(
-                qname, qtype, qclass, False
-            )
+            answer = await self.resolver._resolve_with_deadline(qname, qtype, qclass, False)
+            if answer.failed and answer.validation is not Validation.BOGUS:
+                self._failed_at(key)  # its clients had stale answers meanwhile
+            continuing.answer = answer
         except Exception as exc:
             self._bug(f"resolving {qname} {qtype.name} in the background", exc)
             continuing.answer = servfail(qname, qtype, qclass, EdeCode.OTHER, "internal error")
