@@ -12,6 +12,8 @@ closest zone cut known, for RD=0 questions the cache cannot answer. The
 resolver uses `follow` at every step of every resolution, so there is one place
 where a cached answer is made, and a cached answer carries the validation state
 cached with its parts (`cached_validation`), so nothing is verified twice.
+The one answer made elsewhere is the stale one (`stale.py`, for serve-stale):
+the same walk through data expired, which nothing here ever sees.
 
 Pure: everything here reads the clock the context was given.
 """
