@@ -622,12 +622,13 @@ def _add_sandbox(subparsers: _Subparsers) -> None:
 
     parser = subparsers.add_parser(
         "sandbox",
-        usage=f"{PROG} sandbox [--prefix 127.X] [--port PORT] [--hints FILE] [--no-ipv6] "
-        "[--dead SERVER] [--zone FILE] [--query-log]",
+        usage=f"{PROG} sandbox [--prefix 127.X] [--port PORT] [--hints FILE] "
+        "[--trust-anchor FILE] [--no-ipv6] [--dead SERVER] [--zone FILE] [--query-log]",
         help="run the simulated internet's servers on loopback addresses",
         description="Run every authoritative server of the built-in simulated internet on "
         "its own loopback address (UDP and TCP), and write root hints that lead to them, "
-        "so any resolver can walk the hierarchy offline. Ctrl-C stops it.",
+        "so any resolver can walk the hierarchy offline, and the trust anchor its signed "
+        "zones validate from. Ctrl-C stops it.",
     )
     parser.add_argument(
         "--prefix",
