@@ -10,7 +10,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given
 
-from trio_dns import InvalidName, Message, Name, RRType, read_zone
+from trio_dns import InvalidName, Message, Name, RRType, ZoneFileError, read_zone
 from trio_dns.testing import Zone, answer_query
 
 
@@ -122,3 +122,8 @@ def test_an_invalid_unicode_name_is_a_usage_error_not_a_traceback() -> None:
     assert result.returncode == 2
     assert "invalid name" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_invalid_idna_in_a_zone_file_is_a_zone_file_error_with_its_line() -> None:
+    with pytest.raises(ZoneFileError, match=r"<string>:2: bad CNAME rdata"):
+        read_zone("www 3600 IN A 192.0.2.1\nalias 3600 IN CNAME ☃.example.\n", origin="example.")
