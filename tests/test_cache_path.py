@@ -240,6 +240,22 @@ def test_a_cached_dname_answers_names_below_it() -> None:
     assert cached(s, "old.example") is None
 
 
+def test_the_cname_a_cached_dname_implies_answers_a_cname_question() -> None:
+    # Asked for the CNAME itself, the synthesised CNAME is the answer: its target
+    # is not followed, whatever is cached there (Deckard's val_dname).
+    s = setup()
+    s.put("x. 3600 IN DNAME .", "shortloop. 3600 IN TXT end")
+    answer = known(s, "shortloop.x", RRType.CNAME)
+    assert answer.rcode == Rcode.NOERROR and answer.from_cache and answer.soa is None
+    assert [r.to_text() for r in answer.records] == [
+        "x.\t3600\tIN\tDNAME\t.",
+        "shortloop.x.\t3600\tIN\tCNAME\tshortloop.",
+    ]
+    # Any other type follows it to the data.
+    txt = known(s, "shortloop.x", RRType.TXT)
+    assert [r.rtype for r in txt.records] == [RRType.DNAME, RRType.CNAME, RRType.TXT]
+
+
 def test_a_cached_chain_longer_than_max_chain_is_servfail() -> None:
     s = setup(ResolverSettings(max_chain=2))
     s.put(

@@ -98,6 +98,22 @@ def follow(
         cached = _from_cache(ctx, qname, current, qtype, qclass, chain, work, sigs)
         if cached is None and qtype != RRType.DNAME:
             cached = _from_cached_dname(ctx, current, qclass, chain, work, sigs)
+            if cached is not None and qtype == RRType.CNAME:
+                # The CNAME a DNAME implies is itself the answer to a CNAME question.
+                chain.append(cached)
+                implied = Answer(
+                    qname,
+                    qtype,
+                    qclass,
+                    Rcode.NOERROR,
+                    tuple(chain),
+                    ttl=min(r.ttl for r in chain),
+                    from_cache=True,
+                    rrsigs=tuple(sigs),
+                )
+                if work.cd:
+                    return Known(implied, current)
+                return Known(cached_validation(ctx, implied, current), current)
         if isinstance(cached, Answer):
             if work.cd:
                 return Known(cached, current)

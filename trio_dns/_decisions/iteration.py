@@ -732,7 +732,6 @@ class Iteration:
             wanted = wanted[: settings.max_glueless_per_delegation]
         return tuple(wanted)
 
-
     def _aliased_out_of(self, name: Name, zone: Name) -> bool:
         """Does the cache know `name` (a nameserver name inside `zone`) as an alias
         for a name outside it? Then its address can be found without asking the
