@@ -292,6 +292,32 @@ async def test_a_killed_redis_changes_only_the_counters(redis: RedisServer) -> N
             assert {r.rdata for r in got.records} == {r.rdata for r in expected.records}
 
 
+async def test_a_flushed_name_or_zone_is_deleted_from_redis_too(redis: RedisServer) -> None:
+    def stored(name: str, rtype: RRType | None = RRType.A) -> bool:
+        return redis.command(b"EXISTS", entry_key(Name.from_text(name), rtype)) == b":1\r\n"
+
+    async with fleet_member(redis) as (resolver, shared):
+        for name in ("www.example.com", "shop.example.com", "www.lame.com"):
+            await resolver.resolve(name, "A")
+        await resolver.resolve("www.example.com", "MX")
+        await written(shared)
+        assert stored("www.example.com") and stored("www.example.com", RRType.MX)
+        assert stored("shop.example.com", RRType.CNAME) and stored("example.com", RRType.NS)
+
+        resolver.flush_name(Name.from_text("www.example.com"), RRType.MX)
+        await written(shared)
+        assert stored("www.example.com") and not stored("www.example.com", RRType.MX)
+        resolver.flush_name(Name.from_text("www.example.com"))
+        await written(shared)
+        assert not stored("www.example.com")
+        resolver.flush_zone(Name.from_text("example.com"))
+        await written(shared)
+        assert not stored("shop.example.com", RRType.CNAME)
+        assert not stored("example.com", RRType.NS)
+        assert stored("www.lame.com")  # another zone: kept
+        assert shared.stats.deleted >= 3 and shared.stats.dropped_deletes == 0
+
+
 # -- the parts on their own -----------------------------------------------------------------
 
 

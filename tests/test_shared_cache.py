@@ -19,6 +19,7 @@ from trio_dns._decisions.shared_cache import (
     decode_entry_untrusted,
     encode_entry,
     entry_key,
+    forget_patterns,
     keys_for,
 )
 from trio_dns._trust import NegativeKind, Rank, Validation
@@ -264,3 +265,29 @@ def test_damaged_entries_are_a_miss_or_still_the_entry_asked_for(data: st.DataOb
         assert all(r.name == n("www.example.com") and r.rtype == RRType.A for r in found.records)
         cache = SharingCache()
         cache.insert_shared([found], NOW)  # whatever survives parsing can be stored
+
+
+def test_what_is_removed_is_forgotten_by_the_store_too() -> None:
+    forgotten: list[tuple[Name, RRType | None, RRClass, bool]] = []
+    cache = SharingCache(forget=lambda *args: forgotten.append(args))
+    cache.put_rrset([rec("www.example.com 300 IN A 192.0.2.1")], Rank.AUTH_ANSWER, NOW)
+    assert cache.remove_name(n("www.example.com"), RRType.A) == 1
+    assert cache.remove_name(n("www.example.com")) == 0
+    assert cache.remove_subtree(n("example.com")) == 0
+    cache.flush()  # the whole cache: this process's own business
+    assert forgotten == [
+        (n("www.example.com"), RRType.A, IN, False),
+        (n("www.example.com"), None, IN, False),
+        (n("example.com"), None, IN, True),
+    ]
+
+
+def test_forget_patterns_escape_what_globs_would_read() -> None:
+    assert forget_patterns(n("www.Example.com"), IN, False) == (
+        b"trio-dns:1:IN:*:www.example.com.",
+    )
+    assert forget_patterns(n("*.example.com"), IN, True) == (
+        b"trio-dns:1:IN:*:\\*.example.com.",
+        b"trio-dns:1:IN:*:*.\\*.example.com.",
+    )
+    assert forget_patterns(n("."), IN, True) == (b"trio-dns:1:IN:*",)

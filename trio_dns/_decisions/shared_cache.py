@@ -21,9 +21,10 @@ in the proof; a real SOA), that it is still alive, and that its header holds
 known values. Anything else is None, a miss, never an exception.
 
 `SharingCache` is a `Cache` that hands each entry it stores to a callback
-(the network layer queues it, and encodes it when it writes), and `insert_shared` puts
-entries read from the store into it without handing them back. Nothing here
-does I/O or reads a clock.
+(the network layer queues it, and encodes it when it writes), and what an
+operator removes from it (a name, a zone) to another, so that a flush reaches
+the store too; `insert_shared` puts entries read from the store into it without
+handing them back. Nothing here does I/O or reads a clock.
 """
 
 from __future__ import annotations
@@ -121,6 +122,22 @@ def entry_key(name: Name, rtype: RRType | None, rclass: RRClass = RRClass.IN) ->
     with redis-cli; lowercase, as names compare."""
     kind = "NXDOMAIN" if rtype is None else rtype.name
     return f"{KEY_PREFIX}{rclass.name}:{kind}:{name.to_text().lower()}".encode()
+
+
+def _glob_escaped(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def forget_patterns(name: Name, rclass: RRClass, subtree: bool) -> tuple[bytes, ...]:
+    """Glob patterns (Redis's SCAN MATCH) of the keys of every entry at `name`, and
+    with `subtree` below it too. They may match a few more (a label with a dot or a
+    colon in it): too much forgotten from a cache costs a lookup, never an answer."""
+    text = _glob_escaped(name.to_text().lower())
+    base = f"{KEY_PREFIX}{rclass.name}:"
+    if subtree and name.is_root():
+        return (f"{base}*".encode(),)
+    at = f"{base}*:{text}".encode()
+    return (at, f"{base}*:*.{text}".encode()) if subtree else (at,)
 
 
 def keys_for(
@@ -241,6 +258,8 @@ def _remaining(expires: float, now: float) -> int:
 # A store's entry point: an entry, and the milliseconds the store should keep it.
 # Encoding is the store's to do, off the path of the resolution that stored it.
 Share = Callable[[SharedEntry, int], None]
+# And to forget: (name, type or None for every type, class, the subtree below too).
+Forget = Callable[[Name, RRType | None, RRClass, bool], None]
 
 
 # Validators run once, in __init__, as in Cache.
@@ -252,7 +271,23 @@ class SharingCache(Cache):
     handing them back."""
 
     share: Share | None = attrs.field(default=None, kw_only=True)
+    # What an operator flushes (remove_name, remove_subtree) goes from the store too.
+    forget: Forget | None = attrs.field(default=None, kw_only=True)
     _quiet: bool = attrs.field(default=False, init=False)
+
+    def remove_name(
+        self, name: Name, rtype: RRType | None = None, rclass: RRClass = RRClass.IN
+    ) -> int:
+        removed = super().remove_name(name, rtype, rclass)
+        if self.forget is not None:
+            self.forget(name, rtype, rclass, False)
+        return removed
+
+    def remove_subtree(self, name: Name, rclass: RRClass = RRClass.IN) -> int:
+        removed = super().remove_subtree(name, rclass)
+        if self.forget is not None:
+            self.forget(name, None, rclass, True)
+        return removed
 
     def put_rrset(
         self,

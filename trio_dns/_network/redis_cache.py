@@ -23,6 +23,12 @@ its failure opens the breaker at once. Everything is counted in
 `SharedCacheStats` for the metrics; the log gets one line each time the
 breaker opens, not one per failure.
 
+What an operator flushes from the resolver's own cache (a name, a zone: the
+control socket's `flush` and `flush-zone`) is deleted from Redis too, by the
+same task: a type's keys by name, every type's (and a zone's) by a SCAN for
+their pattern. `flush-all`, and the flush of the unwanted-reply defence, stay
+local: one resolver under attack does not empty the fleet's cache.
+
 The client is coredis, which runs under Trio through AnyIO. It is imported
 when `run` starts, so that resolvers without a shared cache never load it.
 """
@@ -44,6 +50,8 @@ from .._decisions.shared_cache import (
     SharingCache,
     decode_entry_untrusted,
     encode_entry,
+    entry_key,
+    forget_patterns,
     insert_shared,
     keys_for,
 )
@@ -67,6 +75,8 @@ OPEN_FOR = 5.0  # seconds the breaker stays open
 MAX_PENDING = 10_000  # writes waiting to be sent; more are dropped
 BATCH = 500  # writes sent in one pipeline
 MAX_CHAIN = 8  # CNAME links followed through the shared cache
+DELETE_TIMEOUT = 10.0  # seconds for one flush's scan and deletes
+MAX_FORGETTING = 100  # flushes waiting to be passed on; more are dropped
 
 
 class BadBackend(DNSError):
@@ -116,6 +126,8 @@ class SharedCacheStats:
     breaker_opens: int = 0
     writes: int = 0  # entries written
     dropped_writes: int = 0  # not written: queue full, breaker open, or a failed batch
+    deleted: int = 0  # keys deleted for flushes
+    dropped_deletes: int = 0  # flushes not passed on: too many waiting, or Redis failing
 
 
 @attrs.define(eq=False)
@@ -166,6 +178,10 @@ class RedisCache:
     )
     _wakeup: trio.Event = attrs.field(init=False, factory=trio.Event)
     _sending: bool = attrs.field(init=False, default=False)
+    # Flushes to pass on: (name, type or None, class, subtree).
+    _forgetting: list[tuple[Name, RRType | None, RRClass, bool]] = attrs.field(
+        init=False, factory=list
+    )
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisCache:
@@ -186,7 +202,7 @@ class RedisCache:
                 "no_soa_negative_ttl": like.no_soa_negative_ttl,
             }
         )
-        return SharingCache(share=self.enqueue, **limits)
+        return SharingCache(share=self.enqueue, forget=self.forget, **limits)
 
     @property
     def connected(self) -> bool:
@@ -196,7 +212,7 @@ class RedisCache:
     @property
     def idle(self) -> bool:
         """No write waiting or being sent."""
-        return not self._pending and not self._sending
+        return not self._pending and not self._sending and not self._forgetting
 
     # -- writing ---------------------------------------------------------------------
 
@@ -209,6 +225,23 @@ class RedisCache:
             self.stats.dropped_writes += 1
             return
         pending[key] = (entry, milliseconds, trio.current_time())
+        self._wakeup.set()
+
+    def forget(self, name: Name, rtype: RRType | None, rclass: RRClass, subtree: bool) -> None:
+        """Delete from Redis, soon, the entries at `name` (of `rtype`, and the name's
+        NXDOMAIN; or of every type), and with `subtree` those below it too."""
+        for key in [
+            key
+            for key in self._pending
+            if key[2] == rclass
+            and (key[0].is_subdomain(name) if subtree else key[0] == name)
+            and (rtype is None or key[1] in (rtype, None))
+        ]:
+            del self._pending[key]
+        if len(self._forgetting) < MAX_FORGETTING:
+            self._forgetting.append((name, rtype, rclass, subtree))
+        else:
+            self.stats.dropped_deletes += 1
         self._wakeup.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -245,9 +278,15 @@ class RedisCache:
 
     async def _send_forever(self) -> None:
         while True:
-            if not self._pending:
+            if not self._pending and not self._forgetting:
                 await self._wakeup.wait()
             self._wakeup = trio.Event()
+            while self._forgetting:
+                self._sending = True
+                try:
+                    await self._delete(*self._forgetting.pop(0))
+                finally:
+                    self._sending = False
             while self._pending:
                 batch = []
                 for key in list(self._pending)[:BATCH]:
@@ -283,6 +322,43 @@ class RedisCache:
             return
         self.breaker.succeeded()
         self.stats.writes += len(writes)
+
+    async def _delete(
+        self, name: Name, rtype: RRType | None, rclass: RRClass, subtree: bool
+    ) -> None:
+        client = self._client
+        if client is None or not self.breaker.allows(trio.current_time()):
+            self.stats.dropped_deletes += 1
+            return
+        deleted = 0
+        try:
+            with trio.fail_after(DELETE_TIMEOUT):
+                if rtype is not None:
+                    keys = [entry_key(name, rtype, rclass), entry_key(name, None, rclass)]
+                    deleted += await client.delete(keys)
+                else:
+                    # Every type at the name: only a scan of the keys finds them all.
+                    for pattern in forget_patterns(name, rclass, subtree):
+                        found: list[bytes] = []
+                        async for key in client.scan_iter(match=pattern, count=1000):
+                            found.append(key)
+                            if len(found) >= BATCH:
+                                deleted += await client.delete(found)
+                                found = []
+                        if found:
+                            deleted += await client.delete(found)
+        except Exception as exc:  # Redis's failure is not ours: count it
+            self.stats.dropped_deletes += 1
+            self._failed(trio.current_time(), exc)
+            return
+        self.breaker.succeeded()
+        self.stats.deleted += deleted
+        log.info(
+            "shared cache: %s%s flushed, %d keys deleted",
+            name,
+            " and below" if subtree else "",
+            deleted,
+        )
 
     # -- reading ---------------------------------------------------------------------
 
