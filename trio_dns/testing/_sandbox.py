@@ -236,6 +236,9 @@ V6ONLY_ZONE = (
 
 @attrs.frozen
 class Sandbox:
+    """The sandbox internet: its network, the root hints that lead into it, and the
+    trust anchor its signed zones validate from."""
+
     network: FakeNetwork
     root_hints: tuple[Record, ...]
     # The DS of the root's key: a validator that starts from it validates the
