@@ -508,12 +508,11 @@ async def _run_serve(args: argparse.Namespace) -> int:
                         reloader.describe,
                     )
                 try:
-                    control = await start_control(endpoints, reloader) if link is None else None
+                    if link is None:
+                        await start_control(endpoints, reloader)
                 except DNSError:
                     server.shutdown()
                     raise
-                if control is not None:
-                    print(f"{PROG}: control socket {control}", file=sys.stderr, flush=True)
                 _settle(config.user, main=link is None)
                 async for signum in signals:
                     if signum == signal.SIGHUP:

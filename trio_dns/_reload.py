@@ -172,6 +172,8 @@ async def start_control(nursery: trio.Nursery, reloader: Reloader) -> Path | Non
     except SocketInUse as exc:
         if reloader.config.control_socket is not None:
             raise
-        log.warning("%s; this one has no control socket", exc)
+        # Quietly: at the default place that is normal for a second server (tests,
+        # a second instance); `trio-dns control status` tells whose it is.
+        log.debug("%s; this one has no control socket", exc)
         return None
     return where

@@ -381,7 +381,7 @@ class Control:
         open_scopes: list[trio.CancelScope] = []
         try:
             task_status.started(path)
-            log.info("control socket on %s", path)
+            log.debug("control socket on %s", path)
             async with listener, trio.open_nursery() as nursery:
                 while True:
                     try:
