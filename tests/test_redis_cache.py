@@ -483,3 +483,21 @@ def test_resolvers_without_a_shared_cache_never_load_the_client() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_the_clients_errors_are_one_line_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    import trio_dns._network.redis_cache  # noqa: F401 (installs the filter)
+
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ConnectionResetError("reset by peer\nmore")
+    except ConnectionResetError:
+        logging.getLogger("coredis").exception("Connection attempt failed unexpectedly!")
+    [record] = [r for r in caplog.records if r.name == "coredis"]
+    assert record.levelname == "DEBUG" and record.exc_info is None
+    assert record.getMessage() == (
+        "Connection attempt failed unexpectedly! (failed: ConnectionResetError: reset by peer)"
+    )
+    assert "Traceback" not in caplog.text

@@ -67,6 +67,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("trio_dns.shared_cache")
 
+
+class _ClientLogInOneLine(logging.Filter):
+    """coredis logs a connection attempt that failed or was cut short by our
+    timeouts as an error, with a traceback. Those are counted, and the breaker
+    logs one line when they add up; the client's own record becomes one line at
+    debug level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()} ({_describe(record.exc_info[1])})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+_client_log = logging.getLogger("coredis")
+_client_log.addFilter(_ClientLogInOneLine())
+
 READ_TIMEOUT = 0.05  # seconds a lookup may wait for Redis before it is a miss
 WRITE_TIMEOUT = 1.0  # seconds for one pipelined batch of writes
 CONNECT_TIMEOUT = 0.5
@@ -250,6 +270,12 @@ class RedisCache:
         while True:
             try:
                 async with self._connect() as client:
+                    # Connect here, not inside the first lookup's 50 ms.
+                    with trio.move_on_after(CONNECT_TIMEOUT):
+                        try:
+                            await client.ping()
+                        except Exception as exc:  # Redis down: the lookups will say so
+                            self._failed(trio.current_time(), exc)
                     self._client = client
                     await self._send_forever()
             except Exception as exc:  # the client's own tasks failed
