@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import random
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import dns.exception
 import dns.flags
@@ -18,7 +21,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from .hostile.conftest import Serve, Served, closed_by_server, make_query, serve
+from .hostile.conftest import Serve, Served, closed_by_server, internet, make_query, serve
 
 __all__ = ["serve"]  # the fixture, used by name
 
@@ -132,10 +135,7 @@ def test_local_data_answers_its_names_and_leaves_the_rest_to_recursion(serve: Se
     assert not alias.flags & dns.flags.AA
 
 
-def test_bad_local_data_stops_the_server_from_starting(tmp_path: object) -> None:
-    import subprocess
-    import sys
-
+def test_bad_local_data_stops_the_server_from_starting() -> None:
     command = [sys.executable, "-m", "trio_dns", "serve", "--listen", "127.0.0.1:0"]
     result = subprocess.run(
         [*command, "--local-data", "printer.example.com. A"],
@@ -269,8 +269,23 @@ def test_over_the_limit_some_replies_slip_as_tc_and_tcp_gets_through(serve: Serv
     assert served.metric("trio_dns_ratelimit_slipped") == len(truncated)
 
 
-def test_upstream_queries_to_one_zone_are_limited_and_other_zones_are_not(serve: Serve) -> None:
-    served = serve(config="ratelimit = 3\n")
+def test_upstream_queries_to_one_zone_are_limited_and_other_zones_are_not(
+    serve: Serve, tmp_path: Path
+) -> None:
+    # The sandbox's servers on loopback sockets of their own: real upstream queries.
+    with internet(tmp_path, lambda sandbox, prefix, port: sandbox) as (hints, port, _):
+        served = serve(
+            "--root-hints",
+            str(hints),
+            "--upstream-port",
+            str(port),
+            sandbox=False,
+            config="ratelimit = 3\n",
+        )
+        _limited_by_zone(served)
+
+
+def _limited_by_zone(served: Served) -> None:
     # Warm the path to com. and example.com. (root and TLD referrals).
     assert answers(ask(served, "www.example.com.")) == ["198.51.100.80"]
     time.sleep(1.2)
