@@ -105,12 +105,18 @@ def test_booleans_read_positively_and_the_command_line_undoes_the_file(
 ) -> None:
     assert not key.startswith("no_")
     default = attrs.fields_dict(ServeConfig)[key].default
-    assert isinstance(default, bool)
     flag = key.replace("_", "-")
-    config_file = write(tmp_path / "serve.toml", f"{key} = {str(not default).lower()}\n")
-    assert getattr(parse("--config", str(config_file)), key) is not default
-    undo = f"--{flag}" if default else f"--no-{flag}"
-    assert getattr(parse("--config", str(config_file), undo), key) is default
+    if default is None:  # a switch whose default depends on the rest: true, false, or unsaid
+        assert getattr(parse(), key) is None
+        config_file = write(tmp_path / "serve.toml", f"{key} = true\n")
+        assert getattr(parse("--config", str(config_file)), key) is True
+        assert getattr(parse("--config", str(config_file), f"--no-{flag}"), key) is False
+    else:
+        assert isinstance(default, bool)
+        config_file = write(tmp_path / "serve.toml", f"{key} = {str(not default).lower()}\n")
+        assert getattr(parse("--config", str(config_file)), key) is not default
+        undo = f"--{flag}" if default else f"--no-{flag}"
+        assert getattr(parse("--config", str(config_file), undo), key) is default
     assert getattr(parse("--no-" + flag), key) is False
     assert getattr(parse("--" + flag), key) is True
 
