@@ -87,9 +87,9 @@ class RedisServer:
             return sock.recv(65536)
 
 
-def _start_redis(directory: Path) -> RedisServer:
+def _start_redis(directory: Path, host: str | None = None) -> RedisServer:
     binary = require_tool("redis-server", "redis-server")
-    host = random_loopback()
+    host = host or random_loopback()
     port = 6379
     process = subprocess.Popen(
         [
@@ -316,6 +316,24 @@ async def test_a_flushed_name_or_zone_is_deleted_from_redis_too(redis: RedisServ
         assert not stored("example.com", RRType.NS)
         assert stored("www.lame.com")  # another zone: kept
         assert shared.stats.deleted >= 3 and shared.stats.dropped_deletes == 0
+
+
+async def test_after_redis_comes_back_it_is_used_again(redis: RedisServer) -> None:
+    async with fleet_member(redis, breaker=Breaker(open_for=0.5)) as (resolver, shared):
+        redis.kill()
+        await resolver.resolve("www.example.com", "A")
+        await written(shared)
+        assert shared.stats.errors >= 1 and shared.stats.writes == 0
+        restarted = _start_redis(redis.directory, redis.host)
+        try:
+            await trio.sleep(0.6)  # the breaker's pause
+            await resolver.resolve("www.lame.com", "A")
+            await written(shared)
+            assert shared.stats.writes > 0
+            key = entry_key(Name.from_text("www.lame.com"), RRType.A)
+            assert restarted.command(b"EXISTS", key) == b":1\r\n"
+        finally:
+            restarted.kill()
 
 
 # -- the parts on their own -----------------------------------------------------------------
