@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+import trio
 
 from trio_dns._decisions.access import AccessControl, Action, parse_rule
 from trio_dns._decisions.authority import Zone, answer_query, choose_zone
@@ -19,9 +20,11 @@ from trio_dns._decisions.local_zones import (
     read_local_data,
 )
 from trio_dns._decisions.ratelimit import TokenBuckets, slip
+from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns._wire.enums import Rcode, RRType
 from trio_dns._wire.message import Message
 from trio_dns._wire.name import Name
+from trio_dns.testing import build_sandbox
 
 # -- access control ----------------------------------------------------------------
 
@@ -342,3 +345,32 @@ def test_a_declared_zone_a_file_also_serves_is_an_error() -> None:
 def test_a_bad_local_zone_is_a_value_error(text: str) -> None:
     with pytest.raises(ValueError):
         parse_local_zone(text)
+
+
+# -- the per-zone ratelimit, in the resolver (virtual time) -------------------------------
+
+
+async def test_a_zone_over_its_ratelimit_costs_servfail_and_other_zones_are_untouched(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox = build_sandbox()
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        settings=ResolverSettings(ratelimit=2),
+    )
+    await resolver.resolve("www.example.com", "A")  # the root and com. referrals, once
+    await trio.sleep(1)
+    sent = len(sandbox.network.exchanges)
+    answers = [await resolver.resolve(f"n{i}.example.com", "A") for i in range(6)]
+    rcodes = [answer.rcode for answer in answers]
+    # The burst of two, then SERVFAIL at once: nothing more goes to example.com.
+    assert rcodes == [Rcode.NXDOMAIN] * 2 + [Rcode.SERVFAIL] * 4
+    assert len(sandbox.network.exchanges) == sent + 2
+    assert resolver.ratelimited == 4
+    assert answers[-1].error is not None and "ratelimit" in answers[-1].error.extra_text
+    # Another zone has a bucket of its own...
+    assert (await resolver.resolve("www.cdn.net", "A")).rcode == Rcode.NOERROR
+    # ...and example.com.'s refills with time.
+    await trio.sleep(1)
+    assert (await resolver.resolve("later.example.com", "A")).rcode == Rcode.NXDOMAIN
