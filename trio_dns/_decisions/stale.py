@@ -46,7 +46,8 @@ def stale_answer(
 ) -> Answer | None:
     """The answer the cache's expired data gives to (qname, qtype), or None:
     nothing kept, nothing of it expired, or a part that may not be served."""
-    if qtype == RRType.ANY:
+    if qtype == RRType.ANY or cache.lifetime(qname, qtype, qclass, now) is not None:
+        # Alive at the name itself, the common case: one look, no records built.
         return None
     chain: list[Record] = []
     sigs: list[Record] = []
