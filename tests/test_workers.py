@@ -401,6 +401,7 @@ def test_control_commands_go_to_every_worker(serve: Serve, tmp_path: Path) -> No
     lines = status.stdout.splitlines()
     assert lines[:2] == [f"supervisor pid: {server.pid}", "workers: 2"]
     for index, pid in enumerate(pids):
+        assert f"worker {index}: pid {pid}, serving, 0 restarts" in lines
         assert f"; worker {index} (pid {pid})" in lines
         assert f"pid: {pid}" in lines
 

@@ -603,6 +603,11 @@ class Supervisor:
         out: list[str] = []
         if command == "status":
             out += [f"supervisor pid: {os.getpid()}", f"workers: {len(self.workers)}"]
+            for worker in self.workers:
+                state = "serving" if worker.up else "starting"
+                out.append(
+                    f"worker {worker.index}: pid {worker.pid}, {state}, {worker.restarts} restarts"
+                )
         error = None
         totals: dict[str, float] = {}
         for worker in self.workers:
