@@ -69,6 +69,8 @@ async def test_dead_upstreams_get_the_expired_answer_with_ede_3_and_ttl_30(
     assert fresh.ttl == 3600 and fresh.error is None
     await trio.sleep(3600 + 600)  # expired ten minutes ago
     kill_all(sandbox)
+    # Kept for serve-stale, but never an answer of the cache's own (RD=0).
+    assert resolver.cached("www.example.com", "A") is None
     started = trio.current_time()
     answer = await resolver.resolve("www.example.com", "A")
     assert answer.rcode == Rcode.NOERROR
