@@ -351,6 +351,9 @@ async def _run_resolve(args: argparse.Namespace) -> int:
         for event in answer.trace:
             print(f";; {event.to_text()}")
         print()
+    if args.name.to_unicode() != args.name.to_text():
+        # An internationalised name: the form people read, beside the one on the wire.
+        print(f";; {args.name.to_unicode()} is {args.name}")
     print(answer.to_text(), end="")
     return 0
 

@@ -114,7 +114,10 @@ def test_resolve_takes_a_unicode_name() -> None:
     # The sandbox has no such name: NXDOMAIN from example.com, asked for the A-label.
     result = _cli("resolve", "--sandbox", "bücher.example.com")
     assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(";; bücher.example.com. is xn--bcher-kva.example.com.\n")
     assert "status: NXDOMAIN, xn--bcher-kva.example.com. IN A" in result.stdout
+    # An ASCII name gets no such line.
+    assert " is " not in _cli("resolve", "--sandbox", "www.example.com").stdout
 
 
 def test_an_invalid_unicode_name_is_a_usage_error_not_a_traceback() -> None:
