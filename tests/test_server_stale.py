@@ -8,6 +8,7 @@ hand to age the caches, as in tests/test_server.py.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,7 +36,7 @@ def clock() -> MockClock:
 async def running(settings: ResolverSettings) -> AsyncIterator[tuple[Server, Address, Sandbox]]:
     sandbox = build_sandbox()
     resolver = Resolver(root_hints=sandbox.root_hints, transport=sandbox.network, settings=settings)
-    server = Server(resolver, ServerSettings(listen=(("127.0.0.1", 0),)))
+    server = Server(resolver, ServerSettings(listen=(("127.0.0.1", 0),), query_log=True))
     async with trio.open_nursery() as nursery:
         (address,) = await nursery.start(server.serve)
         yield server, address, sandbox
@@ -57,8 +58,9 @@ def ttls(reply: dns.message.Message) -> set[int]:
 
 
 async def test_dead_upstreams_get_stale_answers_with_ede_3_past_the_fast_path(
-    clock: MockClock,
+    clock: MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="trio_dns.query")
     settings = ResolverSettings(serve_stale=True, stale_answer_client_timeout=0.2)
     async with running(settings) as (server, address, sandbox):
         fresh = await ask("www.example.com", address)
@@ -80,6 +82,9 @@ async def test_dead_upstreams_get_stale_answers_with_ede_3_past_the_fast_path(
         assert server.resolver.freshness.stats.stale_answers == 2
         scrape = metrics_registry(server, process=False).get_sample_value
         assert scrape("trio_dns_stale_answers_total") == 2
+        # The query log says how they were answered.
+        hows = [r.getMessage().split()[5] for r in caplog.records if r.name == "trio_dns.query"]
+        assert hows == ["resolved", "stale", "stale"]
 
 
 async def test_fast_path_hands_the_last_tenth_to_the_resolver_which_prefetches(

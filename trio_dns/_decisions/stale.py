@@ -128,3 +128,12 @@ def _served(answer: Answer, states: list[Validation], validating: bool) -> Answe
         validation = Validation.SECURE
     code = EdeCode.STALE_NXDOMAIN_ANSWER if answer.rcode == Rcode.NXDOMAIN else EdeCode.STALE_ANSWER
     return attrs.evolve(answer, error=ExtendedError(code, STALE_TEXT), validation=validation)
+
+
+def is_stale(answer: Answer) -> bool:
+    """Whether `answer` was made from expired data (its EDE says so)."""
+    error = answer.error
+    return error is not None and error.info_code in (
+        EdeCode.STALE_ANSWER,
+        EdeCode.STALE_NXDOMAIN_ANSWER,
+    )

@@ -60,6 +60,7 @@ import trio
 from .._address import Address, format_address
 from .._decisions.access import AccessControl, Action
 from .._decisions.answer import Answer, servfail
+from .._decisions.stale import is_stale
 from .._decisions.ratelimit import TokenBuckets, slip
 from .._errors import DNSError, MalformedMessage
 from .._network.resolver import Resolver
@@ -1015,6 +1016,8 @@ class Server:
                 how = (
                     "local"
                     if answer.authoritative
+                    else "stale"
+                    if is_stale(answer)
                     else "cache"
                     if answer.from_cache
                     else "resolved"
