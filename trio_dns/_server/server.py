@@ -60,8 +60,8 @@ import trio
 from .._address import Address, format_address
 from .._decisions.access import AccessControl, Action
 from .._decisions.answer import Answer, servfail
-from .._decisions.stale import is_stale
 from .._decisions.ratelimit import TokenBuckets, slip
+from .._decisions.stale import is_stale
 from .._errors import DNSError, MalformedMessage
 from .._network.resolver import Resolver
 from .._trust import Validation
