@@ -78,7 +78,7 @@ def raw_mget(rounds: int) -> float:
         return time.perf_counter() - started
 
 
-async def through_the_client(rounds: int) -> dict[str, float]:
+async def through_the_client(rounds: int) -> dict[str, float]:  # seconds, or a count
     import coredis
 
     shared = RedisCache.from_url(f"redis://{HOST}:{PORT}/0")
@@ -103,7 +103,8 @@ async def through_the_client(rounds: int) -> dict[str, float]:
             for _ in range(rounds):
                 await shared.fill(Cache(), name, RRType.A, RRClass.IN, time.time)
             results[label] = time.perf_counter() - started
-        assert shared.stats.errors == 0, shared.stats
+        # Lookups over the 50 ms read timeout (a loaded machine) count as misses.
+        results["timed out (count)"] = shared.stats.errors
         nursery.cancel_scope.cancel()
     return results
 
@@ -131,6 +132,9 @@ def main() -> None:
             raw = raw_mget(rounds)
             print(f"MGET, plain socket    {_per_call(raw, rounds)}")
             for label, seconds in trio.run(through_the_client, rounds).items():
+                if label.endswith("(count)"):
+                    print(f"{label:<21} {seconds:8.0f}")
+                    continue
                 print(
                     f"{label:<21} {_per_call(seconds, rounds)}  ({seconds / raw:.1f}x the socket)"
                 )
