@@ -294,6 +294,46 @@ def test_an_in_zone_nameserver_without_glue_or_alias_is_not_looked_up() -> None:
     assert ask(it) == Ask(n("example.com"), (EXAMPLE,), n("www.example.com"), A, IN)
 
 
+def test_nameservers_at_loopback_and_impossible_addresses_are_never_asked() -> None:
+    # A referral that names this host's loopback (a blocklist's 127.0.0.2, or a
+    # forger aiming the resolver at itself) or addresses no server can have.
+    s = with_com(setup())
+    it = s.iteration("www.example.com")
+    step = answer_with(
+        it,
+        reply(
+            "example.com",
+            "A",
+            aa=False,
+            authority=[
+                "example.com. 86400 IN NS ns1.example.com.",
+                "example.com. 86400 IN NS ns2.example.com.",
+                "example.com. 86400 IN NS ns3.example.com.",
+            ],
+            additional=[
+                "ns1.example.com. 86400 IN A 127.0.0.2",
+                "ns1.example.com. 86400 IN AAAA ::1",
+                "ns2.example.com. 86400 IN A 255.255.255.255",
+                "ns2.example.com. 86400 IN A 0.0.0.0",
+                "ns3.example.com. 86400 IN A 224.0.0.1",
+            ],
+        ),
+    )
+    assert step == Ask(n("com"), (COM,), n("example.com"), NS, IN, minimised=True)
+    with pytest.raises(NoServers):
+        it.next_step()
+
+
+def test_loopback_nameservers_are_asked_when_the_internet_is_on_loopback() -> None:
+    s = with_com(setup())
+    s.context.query_loopback = True
+    s.delegate(
+        ("example.com. 86400 IN NS ns1.example.com.",), ("ns1.example.com. 86400 IN A 127.0.0.2",)
+    )
+    it = s.iteration("www.example.com")
+    assert ask(it) == Ask(n("example.com"), (addr("127.0.0.2"),), n("www.example.com"), A, IN)
+
+
 def test_a_name_already_being_resolved_up_the_path_is_not_asked_again() -> None:
     s = with_com(setup())
     s.delegate(

@@ -631,3 +631,24 @@ async def test_one_question_costs_at_most_32_upstream_queries(
     assert answer.error is not None
     assert answer.error.extra_text == "gave up after 32 upstream queries"
     assert resolver.stats.upstream_queries == len(sandbox.network.exchanges) == 32
+
+
+def test_loopback_nameservers_are_asked_only_when_the_root_or_upstream_is_on_loopback() -> None:
+    def hints(address: str) -> list[Record]:
+        return [
+            Record(Name.from_text("."), RRType.NS, RRClass.IN, 3600, NS(Name.from_text("a.root."))),
+            Record(Name.from_text("a.root."), RRType.A, RRClass.IN, 3600, A(address)),
+        ]
+
+    def asks_loopback(resolver: Resolver) -> bool:
+        return resolver._context.query_loopback
+
+    assert not asks_loopback(Resolver(root_hints=hints("192.0.2.1")))
+    assert asks_loopback(Resolver(root_hints=hints("127.54.0.1")))
+    forwarded = ResolverSettings(forwarders=(("127.0.0.53", 53),))
+    assert asks_loopback(Resolver(root_hints=hints("192.0.2.1"), settings=forwarded))
+    # Said outright, either way.
+    never = ResolverSettings(query_loopback=False)
+    assert not asks_loopback(Resolver(root_hints=hints("127.54.0.1"), settings=never))
+    always = ResolverSettings(query_loopback=True)
+    assert asks_loopback(Resolver(root_hints=hints("192.0.2.1"), settings=always))

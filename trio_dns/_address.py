@@ -24,3 +24,17 @@ def format_address(address: Address) -> str:
     """`192.0.2.1:53`, or `[2001:db8::1]:53`."""
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8 or ::1 (IPv4-mapped too), in canonical spelling: this host."""
+    return host.startswith(("127.", "::ffff:127.")) or host == "::1"
+
+
+def never_asked(host: str) -> bool:
+    """Addresses no nameserver can have: unspecified (0.0.0.0/8, ::), the
+    limited broadcast, and multicast (224.0.0.0/4, ff00::/8)."""
+    if ":" in host:
+        return host == "::" or host.startswith("ff")
+    first = host.partition(".")[0]
+    return first == "0" or host == "255.255.255.255" or 224 <= int(first) <= 239

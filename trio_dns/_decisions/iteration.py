@@ -32,7 +32,7 @@ from typing import Protocol
 
 import attrs
 
-from .._address import Address, normalize_address
+from .._address import Address, is_loopback, never_asked, normalize_address
 from .._errors import DNSError
 from .._trust import NegativeKind, Rank
 from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
@@ -221,6 +221,9 @@ class Context:
     monotonic: Callable[[], float]  # for deadlines, RTTs and traces
     stats: Stats = attrs.Factory(Stats)
     aggressive: AggressiveCache | None = None  # validated denial ranges (RFC 8198); None: off
+    # Nameservers at loopback addresses, as referrals and answers name them, are
+    # asked only if this is set (a simulated internet on loopback).
+    query_loopback: bool = False
 
     def store(self, result: Classification) -> None:
         now = self.clock()
@@ -269,9 +272,12 @@ class Context:
             if isinstance(record.rdata, A | AAAA):
                 # Already in canonical spelling: A is checked by inet_pton, AAAA
                 # normalised, when the rdata is made.
-                address = (record.rdata.address, port)
-                if self.family_allowed(address):
-                    out.append(address)
+                host = record.rdata.address
+                if not self.family_allowed((host, port)) or never_asked(host):
+                    continue
+                if not self.query_loopback and is_loopback(host):
+                    continue  # a blocklist's 127.0.0.2, or a lie aimed at this host
+                out.append((host, port))
         return out
 
 

@@ -47,6 +47,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import attrs
 import trio
 
+from .._address import is_loopback
 from .._decisions.aggressive import AggressiveCache, remember_secure
 from .._decisions.answer import Answer, TraceEvent, servfail
 from .._decisions.authority import Zone
@@ -129,6 +130,11 @@ class ResolverSettings:
     # ...or only the questions below these zones (the deepest match wins).
     forward_zones: tuple[tuple[Name, tuple[Address, ...]], ...] = ()
     port: int = 53  # the port nameservers listen on
+    # Ask nameservers at loopback addresses (127.0.0.0/8, ::1) that referrals and
+    # answers name? None: only if a root hint or forwarder is on loopback itself,
+    # as on a simulated internet; otherwise never (Unbound's
+    # do-not-query-localhost). Hints and forwarders are always asked.
+    query_loopback: bool | None = None
     edns_payload: int = 1232
     # DNSSEC validation, when there is a trust anchor to validate from.
     dnssec: bool = True
@@ -259,6 +265,13 @@ class Resolver:
         ):
             validator = old
         hint_ns, hint_addresses = hint_records(root_hints, settings.port)
+        query_loopback = settings.query_loopback
+        if query_loopback is None:
+            # A root or an upstream on loopback means the internet is on loopback.
+            given = [a for addresses in hint_addresses.values() for a in addresses]
+            given += settings.forwarders
+            given += [a for _, addresses in settings.forward_zones for a in addresses]
+            query_loopback = any(is_loopback(a[0]) for a in given)
         if not hint_ns:
             raise DNSError("the root hints name no root nameservers")
         aggressive: AggressiveCache | None = None
@@ -285,6 +298,7 @@ class Resolver:
             trio.current_time,
             self.stats,
             aggressive,
+            query_loopback=query_loopback,
         )
         self._validator = validator
         self._edns = Edns(payload=settings.edns_payload, dnssec_ok=validator.active)
