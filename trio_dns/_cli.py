@@ -519,7 +519,8 @@ async def _run_serve(args: argparse.Namespace) -> int:
                 _settle(config.user, main=link is None)
                 async for signum in signals:
                     if signum == signal.SIGHUP:
-                        reloader.reload_logged()  # and keep serving, whatever the outcome
+                        # In the background: a TERM during a long reload still stops it.
+                        endpoints.start_soon(reloader.reload_logged)
                         continue
                     logging.getLogger("trio_dns.server").info(
                         "%s: shutting down", signal.Signals(signum).name

@@ -81,6 +81,7 @@ class Reloader:
     server: Server
     bound: tuple[Address, ...] = ()  # the addresses served on, for status
     reloads: int = 0
+    _lock: trio.Lock = attrs.field(init=False, factory=trio.Lock)
 
     def describe(self) -> list[str]:
         """Status lines: what only the assembler of the server knows."""
@@ -98,11 +99,36 @@ class Reloader:
     def reload(self) -> list[str]:
         """Read and apply the configuration; the reply's lines. Raises ConfigError
         (one line) and changes nothing if it does not load."""
+        return self.apply(self.read())
+
+    async def reload_async(self) -> list[str]:
+        """`reload`, with the files read in a worker thread: a zone file of a
+        million blocked names takes seconds to parse, and the server keeps
+        answering meanwhile. One reload at a time."""
+        async with self._lock:
+            new = await trio.to_thread.run_sync(self.read)
+            return self.apply(new)
+
+    async def reload_logged(self) -> None:
+        """`reload_async` for SIGHUP: the outcome goes to the log only."""
         try:
-            new = ServeConfig.load(self.options, self.config_file)
+            await self.reload_async()
+        except ConfigError:
+            pass  # logged already
+        except Exception as exc:
+            # A bug: the reload fails, not the server.
+            log.error("internal error while reloading: %r", exc)
+
+    def read(self) -> ServeConfig:
+        """The configuration as the files say now; touches nothing that runs."""
+        try:
+            return ServeConfig.load(self.options, self.config_file)
         except ConfigError as exc:
             log.error("reload failed, the old configuration keeps serving: %s", exc)
             raise
+
+    def apply(self, new: ServeConfig) -> list[str]:
+        """Run with `new` (from `read`); the reply's lines."""
         old = self.config
         fixed = [
             key for key in RESTART_KEYS if key in KEYS and getattr(new, key) != getattr(old, key)
@@ -144,16 +170,6 @@ class Reloader:
             log.warning("reload: %s", line)
         return lines
 
-    def reload_logged(self) -> None:
-        """`reload` for SIGHUP: the outcome goes to the log only."""
-        try:
-            self.reload()
-        except ConfigError:
-            pass  # logged by reload
-        except Exception as exc:
-            # A bug: the reload fails, not the server.
-            log.error("internal error while reloading: %r", exc)
-
 
 def _zone_contents(config: ServeConfig) -> list[tuple[object, ...]]:
     return [(zone.origin, zone.transparent, set(zone.records)) for zone in config.zones]
@@ -166,7 +182,7 @@ async def start_control(nursery: trio.Nursery, reloader: Reloader) -> Path | Non
     path = control_socket_path(reloader.config)
     if path is None:
         return None
-    control = Control(reloader.server, reloader.reload, reloader.describe)
+    control = Control(reloader.server, reloader.reload_async, reloader.describe)
     try:
         where: Path = await nursery.start(control.serve, path)
     except SocketInUse as exc:

@@ -27,6 +27,7 @@ nothing of configuration files.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 import socket
@@ -189,12 +190,13 @@ def _entry_lines(entry: CachedRRset | NegativeEntry) -> list[str]:
 @attrs.define(eq=False)
 class Control:
     """What the control socket's commands act on: `server` (and its resolver), and
-    from whoever assembled them, `reload` (returns the reply's lines, or raises a
-    DNSError whose message says why nothing changed) and `describe` (the status
-    lines only the assembler knows: config file, listeners, workers)."""
+    from whoever assembled them, `reload` (returns the reply's lines, or an
+    awaitable of them, or raises a DNSError whose message says why nothing
+    changed) and `describe` (the status lines only the assembler knows: config
+    file, listeners, workers)."""
 
     server: Server
-    reload: Callable[[], Sequence[str]] | None = None
+    reload: Callable[[], Sequence[str] | Awaitable[Sequence[str]]] | None = None
     describe: Callable[[], Sequence[str]] = lambda: ()
     started: float = attrs.Factory(time.monotonic)
     errors: int = 0  # connections that ended badly (peer errors, timeouts, bugs)
@@ -303,7 +305,13 @@ class Control:
     async def _lookup(self, args: list[str]) -> list[str]:
         name = _name(args[0])
         resolver = self.server.resolver
-        zones = [zone.origin for zone in resolver.local_zones if name.is_subdomain(zone.origin)]
+        # A transparent zone (inline local_data) answers only the names it holds,
+        # and lets the rest be resolved: it does not settle who is asked.
+        zones = [
+            zone.origin
+            for zone in resolver.local_zones
+            if name.is_subdomain(zone.origin) and not zone.transparent
+        ]
         if zones:
             deepest = max(zones, key=len)
             return [f"{name} is in the local zone {deepest}: answered here, no server asked"]
@@ -366,7 +374,10 @@ class Control:
     async def _reload(self, args: list[str]) -> list[str]:
         if self.reload is None:
             raise ControlError("this server has no configuration to reload")
-        return list(self.reload())
+        result = self.reload()
+        if inspect.isawaitable(result):
+            result = await result
+        return list(result)
 
     # -- the socket ----------------------------------------------------------------
 
