@@ -458,3 +458,27 @@ async def test_a_bug_in_a_command_is_its_error_reply(
     ]
     assert not any(r.exc_info for r in caplog.records)
     assert await control.respond("reload") == ["error: this server has no configuration to reload"]
+
+
+async def test_reconfigure_keeps_questions_in_flight_and_the_cache(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    control = sandbox_control()
+    resolver = control.server.resolver
+    answers = []
+
+    async def ask(name: str) -> None:
+        answers.append(await resolver.resolve(name, "A"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ask, "www.example.com")
+        await trio.sleep(0.001)  # on its way: the root has been asked, not yet answered
+        assert resolver.stats.upstream_queries >= 1 and not answers
+        resolver.reconfigure(ResolverSettings(deny_any=True), root_hints=resolver.root_hints)
+    (answer,) = answers
+    assert [r.rdata for r in answer.records] == [A("198.51.100.80")]
+    # The new settings hold for the next question, the cache for every one.
+    assert (await resolver.resolve("www.example.com", "ANY")).rcode == 4  # NOTIMP
+    before = resolver.stats.upstream_queries
+    assert (await resolver.resolve("www.example.com", "A")).from_cache
+    assert resolver.stats.upstream_queries == before
