@@ -33,7 +33,7 @@ from trio_dns import Name, Record, RRClass, RRType, rdata_from_text
 from trio_dns._config import ConfigError, ServeConfig
 from trio_dns._decisions.cache import Cache
 from trio_dns._decisions.shared_cache import Kind, SharedEntry, entry_key
-from trio_dns._network.redis_cache import Breaker, RedisAddress, RedisCache
+from trio_dns._network.redis_cache import MAX_READS, Breaker, RedisAddress, RedisCache
 from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns._trust import Rank, Validation
 from trio_dns.testing import build_sandbox
@@ -336,6 +336,26 @@ async def test_after_redis_comes_back_it_is_used_again(redis: RedisServer) -> No
             assert restarted.command(b"EXISTS", key) == b":1\r\n"
         finally:
             restarted.kill()
+
+
+async def test_lookups_beyond_the_ones_in_flight_are_misses_at_once(redis: RedisServer) -> None:
+    async with fleet_member(redis) as (_, shared):
+        redis.pause()  # every lookup sent waits for its timeout
+        try:
+            results: list[object] = []
+
+            async def lookup() -> None:
+                results.append(await shared.fetch([b"k"]))
+
+            async with trio.open_nursery() as nursery:
+                for _ in range(MAX_READS + 8):
+                    nursery.start_soon(lookup)
+        finally:
+            redis.resume()
+        assert results == [None] * (MAX_READS + 8)
+        assert shared.stats.busy == 8  # not sent at all
+        assert shared.stats.errors == MAX_READS  # sent, and timed out
+        assert shared.stats.breaker_opens == 1
 
 
 # -- the parts on their own -----------------------------------------------------------------

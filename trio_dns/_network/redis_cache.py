@@ -12,7 +12,9 @@ path runs again. Every entry the resolver stores is written to Redis, with
 Redis's own expiry set to the entry's.
 
 Redis must never make answers slower than they would be without it, nor stop
-them. A read gets `READ_TIMEOUT` (50 ms) and then counts as a miss. Writes
+them. A read gets `READ_TIMEOUT` (50 ms) and then counts as a miss, and at most
+`MAX_READS` are in flight (the client sends them one after another down one
+connection): one more is a miss at once. Writes
 never wait in a resolution: `enqueue` puts them in a bounded dict by key (a
 later write of the same key replaces the one waiting; a new key when it is full
 is dropped and counted), and one background task (`run`) sends them in
@@ -95,6 +97,11 @@ OPEN_FOR = 5.0  # seconds the breaker stays open
 MAX_PENDING = 10_000  # writes waiting to be sent; more are dropped
 BATCH = 500  # writes sent in one pipeline
 MAX_CHAIN = 8  # CNAME links followed through the shared cache
+# Lookups in flight at once. The client sends them all down one connection, one
+# after another: past this many, a lookup would wait behind the others until its
+# timeout, and a burst of cold questions would open the breaker of a healthy
+# Redis. A lookup finding no room is a miss at once instead.
+MAX_READS = 32
 DELETE_TIMEOUT = 10.0  # seconds for one flush's scan and deletes
 MAX_FORGETTING = 100  # flushes waiting to be passed on; more are dropped
 
@@ -140,7 +147,8 @@ class RedisAddress:
 @attrs.define(eq=False)
 class SharedCacheStats:
     hits: int = 0  # lookups that found an entry to use
-    misses: int = 0  # lookups that found none (garbage included)
+    misses: int = 0  # lookups that found none (garbage and busy included)
+    busy: int = 0  # lookups not sent: MAX_READS were in flight already
     garbage: int = 0  # values that did not decode as the entry their key names
     errors: int = 0  # reads and writes that failed or timed out
     breaker_opens: int = 0
@@ -198,6 +206,9 @@ class RedisCache:
     )
     _wakeup: trio.Event = attrs.field(init=False, factory=trio.Event)
     _sending: bool = attrs.field(init=False, default=False)
+    _reads: trio.CapacityLimiter = attrs.field(
+        init=False, factory=lambda: trio.CapacityLimiter(MAX_READS)
+    )
     # Flushes to pass on: (name, type or None, class, subtree).
     _forgetting: list[tuple[Name, RRType | None, RRClass, bool]] = attrs.field(
         init=False, factory=list
@@ -393,6 +404,11 @@ class RedisCache:
         client = self._client
         if client is None or not self.breaker.allows(trio.current_time()):
             return None
+        try:
+            self._reads.acquire_nowait()
+        except trio.WouldBlock:
+            self.stats.busy += 1
+            return None
         values: list[bytes | None] | None = None
         try:
             with trio.move_on_after(self.read_timeout):
@@ -400,6 +416,8 @@ class RedisCache:
         except Exception as exc:  # a miss, not an error of ours
             self._failed(trio.current_time(), exc)
             return None
+        finally:
+            self._reads.release()
         if values is None or len(values) != len(keys):
             self._failed(trio.current_time(), None)
             return None
