@@ -183,6 +183,11 @@ def test_status_and_stats(serve: Serve, tmp_path: Path, socket_dir: Path) -> Non
     assert f"listening on: {host}:{port}" in status
     assert f"zone files: {tmp_path / 'home.zone'}" in status
     assert any(line.startswith("version: ") for line in status)
+    # The client finds the socket in the server's config file too.
+    command = [sys.executable, "-m", "trio_dns", "control", "--config", str(config), "status"]
+    found = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert found.returncode == 0, found.stderr
+    assert f"pid: {served.pid}" in found.stdout.splitlines()
     stats = ok(sock, "stats")
     values = dict(line.rsplit(" ", 1) for line in stats)
     # The same numbers as the metrics endpoint's.

@@ -65,12 +65,22 @@ def add_control(subparsers: _Subparsers) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="S",
         help="seconds to wait for the reply (default 60)",
     )
     parser.set_defaults(run=_run_control)
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r} (must be positive seconds)")
+    return seconds
 
 
 def _socket_from(config: Path) -> Path | None:
