@@ -108,6 +108,14 @@ class Name:
             return ROOT
         if not text:
             raise InvalidName("empty name")
+        if text.isascii() and "\\" not in text:
+            # The common case, without escapes or Unicode: a split does it.
+            absolute = text.endswith(".")
+            parts = (text[:-1] if absolute else text).split(".")
+            if "" in parts:
+                raise InvalidName(f"empty label in {text!r}")
+            ascii_labels = tuple([part.encode("ascii") for part in parts])
+            return cls(ascii_labels if absolute else ascii_labels + origin.labels)
         labels: list[bytes] = []
         current = bytearray()
         # A label with non-ASCII characters is kept as UTF-8 until it ends, then
