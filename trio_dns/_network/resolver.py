@@ -170,7 +170,7 @@ class ResolverSettings:
     # Upstream questions a second per zone (0: no limit; Unbound's ratelimit): a
     # resolution that needs one more for a zone over it is SERVFAIL, so a flood
     # of random names below one victim zone costs that zone a bounded rate.
-    ratelimit: int = 0
+    ratelimit: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
 
 @attrs.define(eq=False)

@@ -130,8 +130,8 @@ class ServerSettings:
     # UDP queries a second per client address (0: no limit); of those over it,
     # every `ip_ratelimit_slip`-th is answered TC=1 (so a real client retries over
     # TCP), the rest dropped; 0 drops them all.
-    ip_ratelimit: int = 0
-    ip_ratelimit_slip: int = 2
+    ip_ratelimit: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    ip_ratelimit_slip: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     # SO_REUSEPORT on the UDP and TCP sockets: set in each of `--workers N`'s
     # processes, so that they share the ports and the kernel spreads the clients.
     reuse_port: bool = False
