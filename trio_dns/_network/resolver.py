@@ -27,6 +27,11 @@ zone (a forwarder's is its forward zone, the root for a global one) and outside
 the zones below it that have a source of their own; a forwarder's word ranks as
 non-authoritative data, below what an authoritative server says.
 
+Each client question not shared with another goes through `freshness.py`
+(`Resolver.freshness`): serve-stale, which answers from expired data when the
+authorities cannot be reached, and prefetch, which refreshes in the background
+what is asked for shortly before it expires.
+
 ANY is answered as Unbound does (RFC 8482): from the cache, the RRsets of the
 common types held at the name; else it goes upstream, and each RRset of the
 reply is cached on its own. `deny_any` answers NOTIMP instead (Unbound's
