@@ -24,10 +24,11 @@ most `max_prefetches` at once (more are counted and skipped), never delaying
 the answer.
 
 Background tasks need a nursery: the server lends its own (`background`) for
-as long as it serves, and `running()` opens one. A resolver used as a library without it still serves
-stale answers after failures, but neither prefetches nor answers early. A
-background task is an error boundary: a bug in one is logged and counted
-(`FreshnessStats.errors`), never raised into the server.
+as long as it serves, and `running()` opens one. A resolver used as a library
+without either still serves stale answers after failures, but neither
+prefetches nor answers early. A background task is an error boundary: a bug in
+one is logged and counted (`FreshnessStats.errors`), never raised into the
+server.
 """
 
 from __future__ import annotations
