@@ -110,3 +110,4 @@ async def test_fast_path_hands_the_last_tenth_to_the_resolver_which_prefetches(
         scrape = metrics_registry(server, process=False).get_sample_value
         assert scrape("trio_dns_prefetches_total", {"outcome": "started"}) == 1
         assert scrape("trio_dns_prefetches_total", {"outcome": "skipped"}) == 0
+        assert scrape("trio_dns_background_errors_total") == 0

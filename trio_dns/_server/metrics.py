@@ -234,6 +234,12 @@ class ServerCollector(Collector):
         prefetches.add_metric(["started"], freshness.prefetches)
         prefetches.add_metric(["skipped"], freshness.prefetches_skipped)
         yield prefetches
+        yield _counter(
+            "trio_dns_background_errors",
+            "Bugs met in the resolver's background tasks (prefetches, resolutions going "
+            "on after a stale answer); logged, worth a report.",
+            freshness.errors,
+        )
 
         validation = CounterMetricFamily(
             "trio_dns_dnssec_answers",
