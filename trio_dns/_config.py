@@ -105,6 +105,7 @@ class ServeConfig:
     ipv6: bool = _default(_R, "use_ipv6")
     qname_minimisation: bool = _default(_R, "qname_minimisation")
     upstream_port: int = _default(_R, "port")
+    query_loopback: bool | None = _default(_R, "query_loopback")
     cache_size: int = _default(Cache, "max_entries")
     cache_bytes: int = _default(Cache, "max_bytes")
     max_ttl: int = _default(Cache, "max_ttl")
@@ -688,6 +689,13 @@ _OPTIONS: dict[str, _Option] = {
         of=(_R, "qname_minimisation"),
     ),
     "upstream_port": _Option(_port, "port the nameservers listen on", "PORT", of=(_R, "port")),
+    "query_loopback": _Option(
+        _boolean,
+        "ask nameservers at loopback addresses (127.0.0.0/8, ::1) that referrals and "
+        "answers name; root hints and forwarders are always asked",
+        unset="only when a root hint or forwarder is on loopback",
+        of=(_R, "query_loopback"),
+    ),
     "cache_size": _Option(
         _positive_int, "most entries in the cache", "N", of=(Cache, "max_entries")
     ),
