@@ -276,8 +276,12 @@ class RedisCache:
         self._wakeup.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Hold the connection to Redis and send the writes queued, until cancelled."""
-        task_status.started()
+        """Hold the connection to Redis and send the writes queued, until cancelled.
+
+        Started once the first connection is made or has failed (within
+        `CONNECT_TIMEOUT`), so that a server that starts it before its other
+        endpoints asks Redis from its first lookups on."""
+        started = False
         while True:
             try:
                 async with self._connect() as client:
@@ -288,11 +292,17 @@ class RedisCache:
                         except Exception as exc:  # Redis down: the lookups will say so
                             self._failed(trio.current_time(), exc)
                     self._client = client
+                    if not started:
+                        started = True
+                        task_status.started()
                     await self._send_forever()
             except Exception as exc:  # the client's own tasks failed
                 # Redis is a peer: whatever it does ends this connection, not the server.
                 self._client = None
                 self._failed(trio.current_time(), exc)
+                if not started:
+                    started = True
+                    task_status.started()
                 await trio.sleep(self.breaker.open_for)
             finally:
                 self._client = None
