@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import warnings
 from pathlib import Path
 
 import attrs
@@ -23,7 +24,7 @@ import pytest
 
 import trio_dns
 from trio_dns._cli import build_parser
-from trio_dns._config import KEYS, ServeConfig, default_text
+from trio_dns._config import KEYS, DeprecatedKey, ServeConfig, default_text
 from trio_dns._errors import DNSError
 from trio_dns._server.privileges import drop_privileges
 from trio_dns._server.systemd import notify
@@ -333,3 +334,24 @@ def test_each_commented_line_of_the_example_is_the_default_or_a_working_example(
         paragraph = EXAMPLE.read_text().split(f"\n# {key} = ")[0].rsplit("\n\n", 1)[1]
         said = " ".join(line.removeprefix("# ") for line in paragraph.splitlines())
         assert said.endswith(f"(default: {default_text(key)}).")
+
+
+# -- Deckard's template -----------------------------------------------------------------
+
+DECKARD_TEMPLATE = REPO.parent / "shared" / "deckard" / "templates" / "trio-dns.toml.j2"
+
+
+@pytest.mark.skipif(not DECKARD_TEMPLATE.exists(), reason="no Deckard checkout beside this one")
+def test_every_key_deckards_template_writes_is_read(tmp_path: Path) -> None:
+    """scripts/deckard renders this template (outside the repository) into the
+    configuration of every scenario: a key renamed here must still be read there."""
+    lines = re.findall(r"^(\w+) = (.*)$", DECKARD_TEMPLATE.read_text(), re.MULTILINE)
+    assert lines
+    for key, value in lines:
+        if "{{" in value:  # a value Jinja fills in: the key alone matters
+            value = {"forward": '["127.0.0.1"]', "insecure_domain": '["example"]'}.get(key, "1")
+        one = tmp_path / f"{key}.toml"
+        one.write_text(f"{key} = {value}\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecatedKey)  # the old no_* keys: read still
+            ServeConfig.load({}, one)
