@@ -23,11 +23,12 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from trio_dns._decisions.cache import Cache
 from trio_dns._decisions.servers import ServerSelection
 from trio_dns._network.resolver import Resolver, ResolverSettings
-from trio_dns._server.control import Control
+from trio_dns._server.control import REQUEST_TIMEOUT, SEND_TIMEOUT, Control
 from trio_dns._server.server import Server
 from trio_dns._trust import NegativeKind, Rank
 from trio_dns._wire.enums import RRClass, RRType
@@ -487,3 +488,29 @@ async def test_reconfigure_keeps_questions_in_flight_and_the_cache(
     before = resolver.stats.upstream_queries
     assert (await resolver.resolve("www.example.com", "A")).from_cache
     assert resolver.stats.upstream_queries == before
+
+
+async def test_a_client_that_stalls_or_does_not_read_is_closed_in_time(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    control = sandbox_control()
+    await control.server.resolver.resolve("www.example.com", "A")
+    # Silent: closed once REQUEST_TIMEOUT has passed.
+    client, server_side = trio.testing.lockstep_stream_pair()
+    started = trio.current_time()
+    await control.converse(server_side)
+    assert trio.current_time() - started == pytest.approx(REQUEST_TIMEOUT)
+    assert control.errors == 1
+    # Asks, and never reads the reply: given up after SEND_TIMEOUT.
+    client, server_side = trio.testing.lockstep_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(client.send_all, b"dump-cache\n")
+        started = trio.current_time()
+        await control.converse(server_side)
+    assert trio.current_time() - started == pytest.approx(SEND_TIMEOUT)
+    assert control.errors == 2
+    # A client that closes before asking anything is no error.
+    closing, closed = trio.testing.memory_stream_pair()
+    await closing.aclose()
+    await control.converse(closed)
+    assert control.errors == 2

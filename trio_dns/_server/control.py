@@ -421,7 +421,7 @@ class Control:
         try:
             with scope:
                 async with stream:
-                    await self._converse(stream)
+                    await self.converse(stream)
         except BaseException as exc:
             if not caused_by_peer(exc):
                 raise
@@ -431,14 +431,17 @@ class Control:
             with contextlib.suppress(ValueError):
                 open_scopes.remove(scope)
 
-    async def _converse(self, stream: trio.SocketStream) -> None:
+    async def converse(self, stream: trio.abc.Stream) -> None:
+        """One request and its reply on `stream` (the caller closes it)."""
         line = None
-        with trio.move_on_after(REQUEST_TIMEOUT):
+        with trio.move_on_after(REQUEST_TIMEOUT) as reading:
             line = await _read_line_untrusted(stream)
-        if line is None:
+        if reading.cancelled_caught:
             self.errors += 1
-            log.debug("control client sent no request line in time")
+            log.debug("control client sent no request line in time: closed")
             return
+        if line is None:
+            return  # it closed without asking anything
         if isinstance(line, str):
             reply = await self.respond(line)
         else:
@@ -459,7 +462,7 @@ def _shown(line: str | bytes) -> str:
     return text[:80]
 
 
-async def _read_line_untrusted(stream: trio.SocketStream) -> str | bytes | None:
+async def _read_line_untrusted(stream: trio.abc.ReceiveStream) -> str | bytes | None:
     """The request line as text; bytes saying what is wrong with it if it is not a
     line of UTF-8 within `MAX_REQUEST` octets; None if the client closed first."""
     buffer = bytearray()
