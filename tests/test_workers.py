@@ -521,3 +521,15 @@ def test_each_worker_picks_its_own_query_ids_and_ports(serve: Serve) -> None:
     assert len(seen) >= 40
     assert len(set(seen)) == len(seen)
     assert len({query_id for _, query_id in seen}) > len(seen) - 3  # 16 bits each
+
+
+def test_the_supervisors_metrics_endpoint_counts_its_own_troubles(serve: Serve) -> None:
+    server = serve("--workers", "2")
+    assert server.metrics_address is not None
+    idle = [socket.create_connection(server.metrics_address, timeout=TIMEOUT) for _ in range(8)]
+    time.sleep(0.5)  # all eight accepted before the scrape comes as the ninth
+    # A scraper beyond the endpoint's eight connections closes the oldest idle one.
+    assert server.metric("trio_dns_metrics_connections_closed", reason="evicted") == 1
+    for sock in idle:
+        sock.close()
+    server.assert_serving()

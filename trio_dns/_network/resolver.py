@@ -618,7 +618,9 @@ class Resolver:
         """On a miss in our own cache, what the shared cache holds for the question
         goes into ours, where the iteration's cache path finds it."""
         assert self.shared_cache is not None
-        if answer_from_cache(self._context, qname, qtype, qclass, work) is None:
+        # A look of its own (no trace): the iteration's cache path tells the story.
+        look = self._work(None, work.cd)
+        if answer_from_cache(self._context, qname, qtype, qclass, look) is None:
             await self.shared_cache.fill(self.cache, qname, qtype, qclass, self._context.clock)
 
     async def _drive(self, iteration: Iteration) -> Answer:

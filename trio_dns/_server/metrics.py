@@ -461,16 +461,22 @@ async def serve_metrics(
     registry: CollectorRegistry,
     address: Address,
     refresh: Callable[[], Awaitable[None]] | None = None,
+    closed: dict[str, int] | None = None,
     *,
     task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve `GET /metrics` on `address` until cancelled; reports the bound address.
     `refresh`, if given, is awaited before each response (the supervisor of
-    `--workers` collects its workers' numbers then)."""
+    `--workers` collects its workers' numbers then); connections that end badly
+    are counted by reason in `closed`, else in the registry's server's stats."""
     sock = await _bind(address)
     listener = trio.SocketListener(sock)
     bound: Address = (address[0], sock.getsockname()[1])
-    counts = registry.server.stats.metrics_closed if isinstance(registry, MetricsRegistry) else {}
+    counts = closed
+    if counts is None:
+        counts = (
+            registry.server.stats.metrics_closed if isinstance(registry, MetricsRegistry) else {}
+        )
     # Each connection's cancel scope, oldest first.
     connections: dict[trio.CancelScope, None] = {}
 

@@ -311,7 +311,16 @@ class _SupervisorCollector(Collector):
         # A worker too slow for this scrape, or dead and not yet noticed, counts with
         # its last numbers: a total that dipped would look like a counter reset.
         parts = [(w.index, w.families) for w in workers if w.families]
-        yield from merge_metrics(parts, supervisor.retired)
+        carried = dict(supervisor.retired)
+        name = "trio_dns_metrics_connections_closed"
+        own: dict[SampleKey, float] = {
+            (name + "_total", (("reason", reason),)): float(count)
+            for reason, count in supervisor.metrics_closed.items()
+        }
+        for key, value in carried.get(name, {}).items():
+            own[key] = own.get(key, 0.0) + value
+        carried[name] = own
+        yield from merge_metrics(parts, carried)
         yield GaugeMetricFamily(
             "trio_dns_workers", "Worker processes configured (--workers).", value=len(workers)
         )
@@ -350,6 +359,9 @@ class Supervisor:
     bound: tuple[Address, ...] = attrs.field(init=False, default=())
     # The last scraped counters of workers that died, by family.
     retired: dict[str, dict[SampleKey, float]] = attrs.field(init=False, factory=dict)
+    # Connections to the supervisor's metrics endpoint that ended badly, by reason:
+    # the workers' trio_dns_metrics_connections_closed is about no endpoint of theirs.
+    metrics_closed: dict[str, int] = attrs.field(init=False, factory=dict)
     _stopping: trio.Event = attrs.field(init=False, factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
@@ -374,7 +386,11 @@ class Supervisor:
                         registry.register(_SupervisorCollector(self))
                         ProcessCollector(registry=registry)
                         address = await endpoints.start(
-                            serve_metrics, registry, self.plan.metrics, self.scrape
+                            serve_metrics,
+                            registry,
+                            self.plan.metrics,
+                            self.scrape,
+                            self.metrics_closed,
                         )
                         self.announce(f"metrics on http://{format_address(address)}/metrics")
                     if self.plan.control is not None:
