@@ -216,6 +216,19 @@ async def test_what_one_resolver_learnt_answers_another_without_upstream(
         assert shared.stats.errors == 0
 
 
+async def test_a_trace_tells_the_cache_path_once(redis: RedisServer) -> None:
+    async with fleet_member(redis) as (first, first_shared):
+        await first.resolve("shop.example.com", "A")
+        await written(first_shared)
+    async with fleet_member(redis, sandbox_seed=1, read_timeout=1.0) as (second, _):
+        await second.resolve("shop.example.com", "CNAME")  # the first link, held locally
+        answer = await second.resolve("shop.example.com", "A", trace=True)
+        steps = [(e.kind, str(e.qname), e.outcome) for e in answer.trace if e.kind == "cache"]
+        assert ("cache", "shop.example.com.", "CNAME") in steps
+        assert len(steps) == len(set(steps)), steps
+        assert second.stats.upstream_queries == 0
+
+
 async def test_validation_state_travels_with_the_entries(redis: RedisServer) -> None:
     world = build()
     async with fleet_member(redis, world=world) as (first, first_shared):
