@@ -514,3 +514,27 @@ async def test_a_client_that_stalls_or_does_not_read_is_closed_in_time(
     await closing.aclose()
     await control.converse(closed)
     assert control.errors == 2
+
+
+async def test_flush_all_forgets_the_validated_denials_too(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    sandbox = build_sandbox()
+    resolver = Resolver(
+        root_hints=sandbox.root_hints,
+        transport=sandbox.network,
+        settings=ResolverSettings(trust_anchors=sandbox.trust_anchor),
+    )
+    control = Control(Server(resolver))
+    first = await resolver.resolve("nothing.secure.example", "A")
+    assert first.rcode == 3  # NXDOMAIN, proved by the zone's NSEC records
+    assert first.validation.name == "SECURE"
+    # Another name in the proved range: answered from the NSEC records held.
+    aggressive = resolver.stats.aggressive_answers
+    await resolver.resolve("nothing2.secure.example", "A")
+    assert resolver.stats.aggressive_answers == aggressive + 1
+    assert (await control.respond("flush-all"))[-1] == "ok"
+    before = resolver.stats.upstream_queries
+    await resolver.resolve("nothing3.secure.example", "A")
+    assert resolver.stats.aggressive_answers == aggressive + 1
+    assert resolver.stats.upstream_queries > before

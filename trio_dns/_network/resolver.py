@@ -333,6 +333,14 @@ class Resolver:
         self._flushed()
         return removed
 
+    def flush_all(self) -> int:
+        """Forget everything cached, the validated denial ranges too; how many
+        entries went."""
+        count = len(self.cache)
+        self.cache.flush()
+        self._flushed()
+        return count
+
     def flush_zone(self, zone: Name) -> int:
         """Forget everything cached at `zone` and below it; how many entries went."""
         removed = self.cache.remove_subtree(zone)

@@ -278,9 +278,7 @@ class Control:
         return [f"flushed {zone} and below: {removed} entries"]
 
     async def _flush_all(self, args: list[str]) -> list[str]:
-        resolver = self.server.resolver
-        count = len(resolver.cache)
-        resolver.flush()
+        count = self.server.resolver.flush_all()
         return [f"flushed the cache: {count} entries"]
 
     async def _flush_infra(self, args: list[str]) -> list[str]:
