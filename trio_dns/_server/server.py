@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import hmac
 import ipaddress
 import logging
 import secrets
@@ -102,6 +103,8 @@ _COPIED_FLAGS = Flag.RD | Flag.CD
 # Types no client may ask a recursive resolver for: REFUSED like Unbound.
 _REFUSED_TYPES = frozenset({RRType.AXFR, RRType.IXFR})
 _FORMERR_TYPES = frozenset({RRType.OPT, RRType.TSIG, RRType.TKEY})
+# The last option of a query with our cookie: COOKIE, 16 octets (client and ours).
+_COOKIE_OF_16 = b"\x00\x0a\x00\x10"
 
 
 @attrs.frozen
@@ -127,7 +130,8 @@ class ServerSettings:
     query_log: bool = False  # one line per answered query to the "trio_dns.query" logger
     # Rules ("10.0.0.0/8 deny"...) on top of `allow`; the most specific network wins.
     access_control: tuple[tuple[Network, Action], ...] = ()
-    # UDP queries a second per client address (0: no limit); of those over it,
+    # UDP queries a second per client address (0: no limit; TCP and queries with our
+    # DNS cookie are not counted: their source is proven); of those over it,
     # every `ip_ratelimit_slip`-th is answered TC=1 (so a real client retries over
     # TCP), the rest dropped; 0 drops them all.
     ip_ratelimit: int = attrs.field(default=0, validator=attrs.validators.ge(0))
@@ -735,18 +739,23 @@ class Server:
         if self._ip_limit is None or self._ip_limit[0] is not settings:
             rate = settings.ip_ratelimit
             self._ip_limit = (settings, TokenBuckets(rate=rate, burst=rate))
-        limit = self._ip_limit[1]
-        if limit.allow(client, trio.current_time()):
-            return False
-        self.stats.ip_ratelimited += 1
-        return True
+        return not self._ip_limit[1].allow(client, trio.current_time())
+
+    def _cookie_proves(self, data: bytes, client: str) -> bool:
+        """Whether the query carries the server cookie we gave `client` (RFC 7873):
+        its source address is then no forgery, and it is no reflection, like TCP's."""
+        if data[-20:-16] != _COOKIE_OF_16:
+            return False  # cheaply, for the flood this mostly is
+        peek = peek_query_untrusted(data, tcp=False, max_udp=self.settings.max_udp_payload)
+        if peek is None or peek[2] is None or data[-16:-8] != peek[2]:
+            return False  # no cookie, or not the 16 octets ours make
+        return hmac.compare_digest(self._cookie(peek[2], client)[8:], data[-8:])
 
     def _slip_reply(self, data: bytes) -> bytes | None:
         """For a query over the limit: TC=1 and the question, or (mostly) nothing."""
-        assert self._ip_limit is not None
         if len(data) < 12 or data[2] & 0x80:
             return None
-        if not slip(self._ip_limit[1].limited, self.settings.ip_ratelimit_slip):
+        if not slip(self.stats.ip_ratelimited, self.settings.ip_ratelimit_slip):
             return None
         self.stats.ip_ratelimit_slipped += 1
         reply = bytearray(_error_reply(data, Rcode.NOERROR, question_end_untrusted(data)))
@@ -774,7 +783,13 @@ class Server:
             rcodes = self.stats.rcodes
             rcodes[Rcode.REFUSED] = rcodes.get(Rcode.REFUSED, 0) + 1
             return _error_reply(data, Rcode.REFUSED, question_end_untrusted(data))
-        if not tcp and self.settings.ip_ratelimit and self._over_ip_limit(client):
+        if (
+            not tcp
+            and self.settings.ip_ratelimit
+            and self._over_ip_limit(client)
+            and not self._cookie_proves(data, client)
+        ):
+            self.stats.ip_ratelimited += 1
             return self._slip_reply(data)
         self.stats.queries += 1
         if tcp:
