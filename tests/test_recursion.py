@@ -430,3 +430,23 @@ def test_an_ns_answer_brings_its_in_bailiwick_glue() -> None:
         (n("."), RRType.NS): Rank.AUTH_ANSWER,
         (n("x.root.test"), RRType.A): Rank.ADDITIONAL,
     }
+
+
+def test_a_no_data_whose_own_nsec_lists_the_type_is_no_denial_at_the_end_of_a_chain() -> None:
+    # A server that answers every type of a name with what it has for one of
+    # them: the chain, and a denial meant for CNAME, whose NSEC says TXT is there.
+    message = reply(
+        "shortloop.x",
+        "TXT",
+        aa=True,
+        answer=["x. 3600 IN DNAME .", "shortloop.x. 3600 IN CNAME shortloop."],
+        authority=[
+            ". 86400 IN SOA . . 1 1800 900 604800 86400",
+            "shortloop. 86400 IN NSEC x. TXT RRSIG NSEC",
+        ],
+    )
+    result = classify_reply(message, n("shortloop.x"), RRType.TXT, n("."))
+    assert result.outcome == Outcome.CNAME and result.target == n("shortloop")
+    # Asked for a type the NSEC does not list, the same reply is a NODATA.
+    cname = classify_reply(message, n("shortloop.x"), RRType.MX, n("."))
+    assert cname.outcome == Outcome.NODATA and cname.target == n("shortloop")

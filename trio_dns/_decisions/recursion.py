@@ -49,6 +49,7 @@ from .._trust import Rank
 from .._wire.enums import Flag, Rcode, RRClass, RRType
 from .._wire.message import Message, Record
 from .._wire.name import Name
+from .._wire.rdtypes.nsec import NSEC
 from .._wire.rdtypes.single_name import CNAME, DNAME, NS
 from .._wire.rrset import covering, rrsets
 
@@ -322,7 +323,7 @@ def _classify(
                 to_cache=tuple(to_cache),
                 rank=answer_rank,
             )
-    if soa is not None:
+    if soa is not None and not (chain and _proves_type_exists(reply.authority, current, qtype)):
         return Classification(
             Outcome.NODATA, tuple(chain), current, soa, to_cache=tuple(to_cache), rank=answer_rank
         )
@@ -388,6 +389,15 @@ def _glue(ns: Iterable[Record], bailiwick: _Bailiwick, reply: Message) -> list[R
         for r in reply.additional
         if r.rtype in (RRType.A, RRType.AAAA) and r.name in names and r.name in bailiwick
     ]
+
+
+def _proves_type_exists(authority: Sequence[Record], name: Name, qtype: RRType) -> bool:
+    """Does an NSEC record at `name` list `qtype`? A "no data" at the end of a
+    chain that comes with it is no denial for this question (a server answering
+    for another type), so the chain is followed from its target instead."""
+    return any(
+        isinstance(r.rdata, NSEC) and r.name == name and r.rdata.has_type(qtype) for r in authority
+    )
 
 
 def _rrsets_with_rank(
