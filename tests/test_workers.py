@@ -421,9 +421,9 @@ def test_control_commands_go_to_every_worker(serve: Serve, tmp_path: Path) -> No
 
 # -- the supervisor with stand-in workers ------------------------------------------------
 
-# Speaks a worker's side of the channel: reads the hello, says it is ready, notes
-# when it started, and then exits with status 3 after a moment (or at once,
-# without a word, if told to fail).
+# Speaks a worker's side of the channel: notes when it started, reads the hello,
+# says it is ready, and then exits with status 3 after a moment (or at once,
+# without a word, if told to fail; or never says it is ready, if told to hang).
 STAND_IN = """
 import json, socket, sys, time
 fd = int(sys.argv[sys.argv.index("--worker-of") + 1])
@@ -434,6 +434,8 @@ if mode == "fail":
     sys.exit(3)
 channel = socket.socket(fileno=fd)
 hello = json.loads(channel.makefile().readline())
+if mode == "hang":  # starting for ever
+    time.sleep(60)
 channel.sendall(json.dumps({"ready": hello["listen"]}).encode() + b"\\n")
 time.sleep(0.05)
 sys.exit(3)
@@ -533,3 +535,23 @@ def test_the_supervisors_metrics_endpoint_counts_its_own_troubles(serve: Serve) 
     for sock in idle:
         sock.close()
     server.assert_serving()
+
+
+async def test_sigterm_while_the_workers_start_stops_at_once(tmp_path: Path) -> None:
+    """A stop does not wait for a slow start (a large blocklist, say)."""
+    plan, starts = _plan(tmp_path, "hang")
+    supervisor = Supervisor(plan)
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            outcome: list[int] = []
+
+            async def run() -> None:
+                outcome.append(await supervisor.run())
+
+            nursery.start_soon(run)
+            while not starts.exists():  # noqa: ASYNC110 (a file, nothing to wait on)
+                await trio.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGTERM)  # caught by the supervisor's receiver
+    assert outcome == [0]
+    process = supervisor.workers[0].process
+    assert process is not None and process.returncode == -signal.SIGKILL

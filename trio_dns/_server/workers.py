@@ -42,7 +42,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -72,6 +72,7 @@ CONTROL_TIMEOUT = 60.0  # seconds a worker has to answer a control command (dump
 _MAX_MESSAGE = 1 << 28  # octets of one message on a channel (a whole cache dump)
 # Monotonic sample types: their values from a dead worker are carried on.
 _MONOTONIC = frozenset({"counter", "histogram", "summary"})
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 SampleKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -369,54 +370,83 @@ class Supervisor:
 
     async def run(self) -> int:
         """Start the workers, serve metrics, forward signals; the exit status."""
-        stop_signals = (signal.SIGTERM, signal.SIGINT)
         # Open before any worker starts, so that a signal is never fatal to the parent.
-        with trio.open_signal_receiver(*stop_signals, signal.SIGHUP) as signals:
+        with trio.open_signal_receiver(*_STOP_SIGNALS, signal.SIGHUP) as signals:
             async with trio.open_nursery() as nursery:
-                self.bound = await nursery.start(self._keep, self.workers[0], self.plan.listen)
-                async with trio.open_nursery() as starting:
-                    for worker in self.workers[1:]:
-                        starting.start_soon(nursery.start, self._keep, worker, self.bound)
-                pids = ", ".join(str(worker.pid) for worker in self.workers)
-                self.announce(f"{len(self.workers)} workers (pids {pids})")
-                self.announce("serving on " + ", ".join(format_address(a) for a in self.bound))
-                async with trio.open_nursery() as endpoints:
-                    if self.plan.metrics is not None:
-                        registry = CollectorRegistry(auto_describe=False)
-                        registry.register(_SupervisorCollector(self))
-                        ProcessCollector(registry=registry)
-                        address = await endpoints.start(
-                            serve_metrics,
-                            registry,
-                            self.plan.metrics,
-                            self.scrape,
-                            self.metrics_closed,
-                        )
-                        self.announce(f"metrics on http://{format_address(address)}/metrics")
-                    if self.plan.control is not None:
-                        where = await self._start_control(endpoints, self.plan.control)
-                        if where is not None:
-                            self.announce(f"control socket {where}")
-                    # Ready for systemd once every worker serves. The supervisor keeps
-                    # its privileges (a worker it starts again binds the ports again);
-                    # each worker gives up its own with --user once bound.
-                    notify("READY=1")
-                    async for signum in signals:
-                        if signum == signal.SIGHUP:
-                            log.info("SIGHUP: passed on to every worker")
-                            self._signal_all(signal.SIGHUP)
-                            continue
-                        log.info("%s: stopping the workers", signal.Signals(signum).name)
-                        break
-                    notify("STOPPING=1")
-                    endpoints.cancel_scope.cancel()
+                if await self._start_all(nursery, signals):
+                    async with trio.open_nursery() as endpoints:
+                        await self._serve_endpoints(endpoints)
+                        # Ready for systemd once every worker serves. The supervisor
+                        # keeps its privileges (a worker it starts again binds the
+                        # ports again); each worker gives up its own with --user.
+                        notify("READY=1")
+                        await self._until_stopped(signals)
+                        notify("STOPPING=1")
+                        endpoints.cancel_scope.cancel()
                 status = await self._stop()
                 nursery.cancel_scope.cancel()
         return status
 
-    def _signal_all(self, signum: int) -> None:
+    async def _start_all(self, nursery: trio.Nursery, signals: AsyncIterator[int]) -> bool:
+        """Start every worker, with its keeper in `nursery`; False if a stop signal
+        came first (a worker still starting is then killed: it served nothing)."""
+        serving = False
+
+        async def start(race: trio.CancelScope) -> None:
+            nonlocal serving
+            self.bound = await nursery.start(self._keep, self.workers[0], self.plan.listen)
+            async with trio.open_nursery() as starting:
+                for worker in self.workers[1:]:
+                    starting.start_soon(nursery.start, self._keep, worker, self.bound)
+            serving = True
+            race.cancel()
+
+        async def watch(race: trio.CancelScope) -> None:
+            async for signum in signals:
+                if signum in _STOP_SIGNALS:
+                    log.info("%s while starting: stopping", signal.Signals(signum).name)
+                    race.cancel()
+                    return
+                self._signal_all(signum, serving_only=True)
+
+        async with trio.open_nursery() as race:
+            race.start_soon(start, race.cancel_scope)
+            race.start_soon(watch, race.cancel_scope)
+        if serving:
+            pids = ", ".join(str(worker.pid) for worker in self.workers)
+            self.announce(f"{len(self.workers)} workers (pids {pids})")
+            self.announce("serving on " + ", ".join(format_address(a) for a in self.bound))
+        return serving
+
+    async def _serve_endpoints(self, endpoints: trio.Nursery) -> None:
+        """The metrics endpoint and the control socket, if configured, in `endpoints`."""
+        if self.plan.metrics is not None:
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(_SupervisorCollector(self))
+            ProcessCollector(registry=registry)
+            address = await endpoints.start(
+                serve_metrics, registry, self.plan.metrics, self.scrape, self.metrics_closed
+            )
+            self.announce(f"metrics on http://{format_address(address)}/metrics")
+        if self.plan.control is not None:
+            where = await self._start_control(endpoints, self.plan.control)
+            if where is not None:
+                self.announce(f"control socket {where}")
+
+    async def _until_stopped(self, signals: AsyncIterator[int]) -> None:
+        """Pass SIGHUP on, until SIGTERM or SIGINT."""
+        async for signum in signals:
+            if signum in _STOP_SIGNALS:
+                log.info("%s: stopping the workers", signal.Signals(signum).name)
+                return
+            log.info("SIGHUP: passed on to every worker")
+            self._signal_all(signum, serving_only=True)
+
+    def _signal_all(self, signum: int, *, serving_only: bool = False) -> None:
+        """Signal every worker's process (only those that serve, if asked: one
+        still starting may not handle the signal yet, and SIGHUP would end it)."""
         for worker in self.workers:
-            if worker.process is not None and worker.running():
+            if worker.process is not None and worker.running() and (worker.up or not serving_only):
                 worker.process.send_signal(signum)
 
     async def _stop(self) -> int:
