@@ -17,9 +17,11 @@ says when it is serving; afterwards the parent asks it for its metrics. The
 pair also ties the worker to the parent: when the parent dies, the worker reads
 the end of the channel and shuts down. A worker that dies is started again after
 a back-off that doubles from `INITIAL_BACKOFF` to `MAX_BACKOFF` (reset once a
-worker has lived `STABLE_AFTER` seconds). SIGTERM and SIGINT are forwarded to
-every worker as SIGTERM, and the parent exits once they have drained (each its
-own grace period); SIGHUP is forwarded as it is, for each worker to reload.
+worker has lived `STABLE_AFTER` seconds; one started again reads the
+configuration as it is then). SIGTERM and SIGINT are forwarded to every worker
+as SIGTERM, and the parent exits once they have drained (each its own grace
+period; during the start, at once); SIGHUP is forwarded as it is to the workers
+that serve, for each to reload (one still starting would die of it).
 
 Metrics are served once, by the parent: when scraped, it asks every worker for
 its metrics text over its channel, then sums each sample across workers, so the
