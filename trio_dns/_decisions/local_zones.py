@@ -16,8 +16,8 @@ loopback zones are defaults: that namespace is theirs, and in a lab or a test
 bed `test.` or 10.in-addr.arpa. may well be delegated.
 
 `local_zones` puts together what is served. A default zone gives way to any
-source the operator named at or above it: a zone file, a forward zone, or a
-`no_default_zone` entry (a file or forward zone below a default one needs no
+source the operator named at or above it: a zone file, a forward zone, a
+`local_zone` or a `no_default_zone` entry (a file or forward zone below a default one needs no
 such rule: the deepest zone answers, and a forward zone inside a local zone
 already speaks for its names). Then each inline `local_data` record (one
 zone-file line, like Unbound's local-data) joins the deepest zone that holds
@@ -27,7 +27,10 @@ NODATA for the types not given, and every other name is resolved as usual.
 `local_zone` declares zones without a file, with Unbound's types (`ZONE_TYPES`):
 a blocklist is `local_zone = ["tracker.example. static"]`.
 
-Pure: no I/O.
+`closest_zone` finds the zone for a name through an index of their origins,
+so a hundred default zones cost no more than one at each step of a resolution.
+
+Pure: no I/O (the index of the last zone set asked about is the only state).
 """
 
 from __future__ import annotations
