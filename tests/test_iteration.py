@@ -429,6 +429,22 @@ def test_nxdomain_for_a_minimised_name_switches_to_the_full_name() -> None:
     assert s.cache.get_negative(n("b.example.com"), NS, IN, s.clock()) is None
 
 
+def test_a_dname_shown_at_a_minimised_name_switches_to_the_full_name() -> None:
+    # The probe's no-data proof lists a DNAME at b.example.com: every name below
+    # is redirected, so no cut can be there to find, and probing the next label
+    # would only ask for a name that exists as a synthesis (Deckard's val_dname).
+    s = with_example(setup())
+    it = s.iteration("x.a.b.example.com")
+    zone, servers = n("example.com"), (EXAMPLE,)
+    nodata = reply(
+        "b.example.com",
+        "NS",
+        authority=[EXAMPLE_SOA, "b.example.com. 300 IN NSEC c.example.com. DNAME RRSIG NSEC"],
+    )
+    assert answer_with(it, nodata) == Ask(zone, servers, n("b.example.com"), NS, IN, minimised=True)
+    assert ask(it) == Ask(zone, servers, n("x.a.b.example.com"), A, IN)
+
+
 def test_minimisation_stops_after_its_step_limit() -> None:
     s = with_example(setup())
     labels = ".".join(f"l{i}" for i in range(MAX_MINIMISE_COUNT + 2))

@@ -39,6 +39,7 @@ from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from .._wire.message import Message, Record
 from .._wire.name import ROOT, Name
 from .._wire.rdtypes.address import AAAA, A
+from .._wire.rdtypes.nsec import NSEC
 from .._wire.rdtypes.single_name import CNAME, NS
 from .._wire.rrset import covering, rrsets
 from .aggressive import AggressiveCache
@@ -583,6 +584,12 @@ class Iteration:
                     # Broken servers say NXDOMAIN for empty non-terminals: ask in full.
                     minimise = False
                     depth = len(zone)
+                elif _owns_dname(result, ask_name):
+                    # A DNAME here redirects every name below: no cut can be
+                    # below it, and what the zone says of the full name is what
+                    # matters (RFC 6672 section 2.3).
+                    minimise = False
+                    depth = len(zone)
                 continue  # no cut at this name: reveal one more label
             return result
         raise OutOfBudget(EdeCode.OTHER, f"more than {settings.max_referrals} referrals")
@@ -749,6 +756,14 @@ class Iteration:
             return False
         target = cached.records[0].rdata
         return isinstance(target, CNAME) and not target.target.is_subdomain(zone)
+
+
+def _owns_dname(result: Classification, name: Name) -> bool:
+    """Does the denial that came with this no-data show a DNAME at `name`?"""
+    return any(
+        isinstance(r.rdata, NSEC) and r.name == name and r.rdata.has_type(RRType.DNAME)
+        for r in result.proof
+    )
 
 
 def _glue_for(glue: Sequence[Record], name: Name, rtype: RRType) -> tuple[Record, ...]:
