@@ -555,3 +555,19 @@ async def test_sigterm_while_the_workers_start_stops_at_once(tmp_path: Path) -> 
     assert outcome == [0]
     process = supervisor.workers[0].process
     assert process is not None and process.returncode == -signal.SIGKILL
+
+
+def test_every_worker_gives_a_client_the_same_server_cookie(serve: Serve) -> None:
+    """One service address, one server cookie (RFC 7873 section 6), whichever
+    worker the kernel hands the query to."""
+    server = serve("--workers", "2")
+    client_cookie = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+    server_cookies = set()
+    for _ in range(40):
+        query = make_query("www.hostile.test", options=[dns.edns.CookieOption(client_cookie, b"")])
+        reply = server.udp(query)
+        cookies = [o for o in reply.options if isinstance(o, dns.edns.CookieOption)]
+        assert len(cookies) == 1 and cookies[0].client == client_cookie
+        server_cookies.add(cookies[0].server)
+    assert min(per_worker(server, "trio_dns_worker_queries_total")) > 0
+    assert len(server_cookies) == 1 and len(server_cookies.pop()) == 8

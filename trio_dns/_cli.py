@@ -463,6 +463,8 @@ async def _run_serve(args: argparse.Namespace) -> int:
         shared_cache=shared,
     )
     server = Server(resolver, config.server_settings())
+    if link is not None:
+        server.share_cookie_secret(link.cookie_secret)
     _tune_garbage_collector()
     # Signals are caught before the sockets open, so a SIGTERM is never fatal.
     with (

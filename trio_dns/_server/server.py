@@ -368,6 +368,14 @@ class Server:
         """Stop accepting queries; `serve` returns once those in flight are answered."""
         self._stop.set()
 
+    def share_cookie_secret(self, secret: bytes) -> None:
+        """Make server cookies with `secret` (16 octets) rather than a random one of
+        this server's own: servers answering on one address should share theirs
+        (RFC 7873 section 6), as the workers of `--workers` do."""
+        if len(secret) != 16:
+            raise ValueError("a cookie secret is 16 octets")
+        self._secret = secret
+
     def reconfigure(self, settings: ServerSettings) -> None:
         """Serve with `settings` from the next query on (the next connection, for a
         TCP connection's limits). The addresses listened on stay as they are: they

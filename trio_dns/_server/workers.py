@@ -41,6 +41,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -171,6 +172,7 @@ class WorkerLink:
 
     index: int
     listen: tuple[Address, ...]  # where to bind, as the supervisor said
+    cookie_secret: bytes  # the same in every worker: one server, as clients see it
     _channel: _Channel
 
     @classmethod
@@ -182,10 +184,11 @@ class WorkerLink:
             hello = await channel.receive()
         except _CHANNEL_ERRORS:
             pass
-        if hello is None or "index" not in hello or "listen" not in hello:
+        if hello is None or not {"index", "listen", "cookie_secret"} <= hello.keys():
             raise DNSError("no word from the supervisor: run `trio-dns serve --workers N`")
         listen = tuple((str(host), int(port)) for host, port in hello["listen"])
-        return cls(int(hello["index"]), listen, channel)
+        secret = bytes.fromhex(hello["cookie_secret"])
+        return cls(int(hello["index"]), listen, secret, channel)
 
     async def ready(self, bound: Sequence[Address]) -> None:
         """Tell the supervisor this worker is serving, and on which addresses."""
@@ -365,6 +368,9 @@ class Supervisor:
     # Connections to the supervisor's metrics endpoint that ended badly, by reason:
     # the workers' trio_dns_metrics_connections_closed is about no endpoint of theirs.
     metrics_closed: dict[str, int] = attrs.field(init=False, factory=dict)
+    # For every worker's DNS cookies, so that a client's server cookie does not
+    # change with the worker its query happens to reach (RFC 7873 section 6).
+    cookie_secret: bytes = attrs.field(init=False, factory=lambda: secrets.token_bytes(16))
     _stopping: trio.Event = attrs.field(init=False, factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
@@ -541,7 +547,11 @@ class Supervisor:
             theirs.close()
         channel = worker.channel = _Channel(ours)
         log.info("worker %d started: pid %d", worker.index, worker.process.pid)
-        hello = {"index": worker.index, "listen": [list(address) for address in listen]}
+        hello = {
+            "index": worker.index,
+            "listen": [list(address) for address in listen],
+            "cookie_secret": self.cookie_secret.hex(),
+        }
         try:
             await channel.send(hello)
             ready = await channel.receive()
