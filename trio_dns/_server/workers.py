@@ -5,7 +5,8 @@ runs as several processes, as Knot Resolver does: each worker is a whole
 `trio-dns serve` (its own Trio loop, resolver, caches and server) whose UDP and
 TCP sockets are bound with SO_REUSEPORT, so the kernel spreads datagrams and
 connections over them by a hash of the client's address and port. Nothing is
-shared between workers but the ports: no lock, no shared cache, no hand-off.
+shared between workers but the ports and the DNS cookie secret (a client sees
+one server): no lock, no shared cache, no hand-off.
 
 The parent is a supervisor and serves no DNS. It starts each worker with
 `sys.executable -m trio_dns serve ... --worker-of FD` (a fresh interpreter,
