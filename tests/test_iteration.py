@@ -445,6 +445,21 @@ def test_a_dname_shown_at_a_minimised_name_switches_to_the_full_name() -> None:
     assert ask(it) == Ask(zone, servers, n("x.a.b.example.com"), A, IN)
 
 
+def test_yxdomain_from_a_dname_is_the_answer_with_the_dname() -> None:
+    s = with_example(setup(ResolverSettings(qname_minimisation=False)))
+    prefix = "a" * 63 + "." + "b" * 63
+    qname = f"{prefix}.example.com"
+    it = s.iteration(qname)
+    target = ".".join(["x" * 63] * 3) + "."
+    overflow = reply(
+        qname, "A", rcode=Rcode.YXDOMAIN, answer=[f"example.com. 300 IN DNAME {target}"]
+    )
+    answer_with(it, overflow)
+    answer = done(it)
+    assert answer.rcode == Rcode.YXDOMAIN
+    assert [(str(r.name), r.rtype) for r in answer.records] == [("example.com.", RRType.DNAME)]
+
+
 def test_minimisation_stops_after_its_step_limit() -> None:
     s = with_example(setup())
     labels = ".".join(f"l{i}" for i in range(MAX_MINIMISE_COUNT + 2))

@@ -450,3 +450,21 @@ def test_a_no_data_whose_own_nsec_lists_the_type_is_no_denial_at_the_end_of_a_ch
     # Asked for a type the NSEC does not list, the same reply is a NODATA.
     cname = classify_reply(message, n("shortloop.x"), RRType.MX, n("."))
     assert cname.outcome == Outcome.NODATA and cname.target == n("shortloop")
+
+
+def test_a_dname_substitution_too_long_for_a_name_is_yxdomain() -> None:
+    long_target = ".".join(["x" * 63] * 3) + "."  # 193 octets on the wire
+    prefix = "a" * 63 + "." + "b" * 63  # 128 more: no name may be that long
+    message = reply(
+        f"{prefix}.long",
+        "A",
+        aa=True,
+        rcode=Rcode.YXDOMAIN,
+        answer=[f"long. 3600 IN DNAME {long_target}"],
+    )
+    result = classify_reply(message, n(f"{prefix}.long"), RRType.A, n("long"))
+    assert result.outcome == Outcome.YXDOMAIN
+    assert [r.rtype for r in result.answer] == [RRType.DNAME]
+    # A YXDOMAIN that no DNAME explains is the server's error.
+    short = classify_reply(message, n("x.long"), RRType.A, n("long"))
+    assert short.outcome == Outcome.SERVER_ERROR

@@ -47,7 +47,7 @@ from .answer import Answer, TraceEvent, servfail
 from .authority import Zone
 from .cache import Cache
 from .cache_path import Known, follow, negative_ttl
-from .recursion import Classification, Outcome, classify_reply
+from .recursion import EMPTY, Classification, Outcome, classify_reply
 from .servers import ServerSelection
 
 MAX_MINIMISE_COUNT = 10  # RFC 9156 section 2.3: then stop minimising
@@ -447,6 +447,16 @@ class Iteration:
                 assert result.target is not None
                 current = result.target
                 continue
+            if result.outcome == Outcome.YXDOMAIN:
+                return Answer(
+                    qname,
+                    qtype,
+                    qclass,
+                    Rcode.YXDOMAIN,
+                    tuple(chain),
+                    ttl=min(r.ttl for r in chain),
+                    rrsigs=tuple(sigs),
+                )
             nxdomain = result.outcome == Outcome.NXDOMAIN
             ctx.cache.put_negative(
                 result.target or current,
@@ -582,6 +592,12 @@ class Iteration:
                     )
                 if result.outcome == Outcome.NXDOMAIN:
                     # Broken servers say NXDOMAIN for empty non-terminals: ask in full.
+                    minimise = False
+                    depth = len(zone)
+                elif result.reason == EMPTY:
+                    # Not even an SOA for a name on the way: a server that cannot
+                    # be trusted to tell an empty non-terminal from a cut. Ask the
+                    # full name, as for NXDOMAIN above.
                     minimise = False
                     depth = len(zone)
                 elif _owns_dname(result, ask_name):

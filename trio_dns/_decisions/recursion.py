@@ -64,6 +64,9 @@ class Outcome(enum.Enum):
     NODATA = "nodata"
     LAME = "lame"  # the server does not serve this zone properly
     SERVER_ERROR = "server-error"
+    # A DNAME above the name whose substitution makes a name too long (RFC 6672
+    # section 2.2): YXDOMAIN, with the DNAME, is the answer.
+    YXDOMAIN = "yxdomain"
 
 
 @attrs.frozen
@@ -75,6 +78,10 @@ class Referral:
     @property
     def ns_names(self) -> tuple[Name, ...]:
         return tuple(record.rdata.target for record in self.ns if isinstance(record.rdata, NS))
+
+
+# The reason of a NODATA that came with nothing at all: no SOA, no NS set.
+EMPTY = "an empty reply"
 
 
 @attrs.frozen
@@ -201,6 +208,10 @@ def _classify(
     rcode = reply.rcode
     if rcode in (Rcode.REFUSED, Rcode.NOTAUTH):
         return Classification(Outcome.LAME, reason=f"{rcode.name} for {zone}")
+    if rcode == Rcode.YXDOMAIN:
+        overflowing = _overflowing_dname(reply, qname, bailiwick, authoritative)
+        if overflowing is not None:
+            return overflowing
     if rcode not in (Rcode.NOERROR, Rcode.NXDOMAIN):
         return Classification(Outcome.SERVER_ERROR, reason=f"server answered {rcode.name}")
 
@@ -360,7 +371,12 @@ def _classify(
     # Nothing at all, not even an SOA: NODATA as the server says (Knot Resolver
     # and Unbound take it so), not cached for long without an SOA's minimum.
     return Classification(
-        Outcome.NODATA, tuple(chain), current, to_cache=tuple(to_cache), rank=answer_rank
+        Outcome.NODATA,
+        tuple(chain),
+        current,
+        to_cache=tuple(to_cache),
+        reason=EMPTY,
+        rank=answer_rank,
     )
 
 
@@ -389,6 +405,26 @@ def _glue(ns: Iterable[Record], bailiwick: _Bailiwick, reply: Message) -> list[R
         for r in reply.additional
         if r.rtype in (RRType.A, RRType.AAAA) and r.name in names and r.name in bailiwick
     ]
+
+
+def _overflowing_dname(
+    reply: Message, qname: Name, bailiwick: _Bailiwick, authoritative: bool
+) -> Classification | None:
+    """A YXDOMAIN that is true: the reply's DNAME above `qname` cannot be applied
+    without making a name longer than 255 octets. Any other YXDOMAIN is an error."""
+    for dname in reply.answer:
+        if (
+            dname.rtype == RRType.DNAME
+            and dname.name in bailiwick
+            and qname.is_subdomain(dname.name)
+            and qname != dname.name
+            and synthesise_from_dname(dname, qname) is None
+        ):
+            rank = Rank.AUTH_ANSWER if Flag.AA in reply.flags and authoritative else Rank.ANSWER
+            return Classification(
+                Outcome.YXDOMAIN, (dname,), qname, to_cache=(((dname,), rank),), rank=rank
+            )
+    return None
 
 
 def _proves_type_exists(authority: Sequence[Record], name: Name, qtype: RRType) -> bool:
