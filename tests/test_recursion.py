@@ -468,3 +468,21 @@ def test_a_dname_substitution_too_long_for_a_name_is_yxdomain() -> None:
     # A YXDOMAIN that no DNAME explains is the server's error.
     short = classify_reply(message, n("x.long"), RRType.A, n("long"))
     assert short.outcome == Outcome.SERVER_ERROR
+
+
+def test_a_negative_reply_keeps_its_soa_and_ns_set_as_they_came() -> None:
+    message = reply(
+        "nx1.example.com",
+        "A",
+        rcode=Rcode.NXDOMAIN,
+        authority=[
+            "example.com. 3600 IN SOA a. b. 1 2 3 4 5",
+            "example.com. 3600 IN NS ns.example.com.",
+            "elsewhere.net. 3600 IN NS ns.elsewhere.net.",  # out of bailiwick: dropped
+        ],
+    )
+    result = classify_reply(message, n("nx1.example.com"), RRType.A, n("example.com"))
+    assert result.outcome == Outcome.NXDOMAIN
+    assert [(r.rtype, r.ttl) for r in result.authority] == [(RRType.SOA, 3600), (RRType.NS, 3600)]
+    # What is cached is the negative answer alone: no NS set from its authority.
+    assert not result.to_cache

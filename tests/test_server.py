@@ -36,9 +36,11 @@ from trio_dns._address import Address
 from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns._server.answer_cache import AnswerCache, peek_query_untrusted, ttl_fields
 from trio_dns._server.server import Server, ServerSettings
+from trio_dns._wire.enums import Rcode, RRType
 from trio_dns._wire.message import Message
+from trio_dns._wire.name import Name
 from trio_dns._wire.rdtypes.address import AAAA, A
-from trio_dns.testing import Behaviour, Sandbox, build_sandbox
+from trio_dns.testing import Behaviour, Sandbox, Zone, answer_query, build_sandbox
 from trio_dns.testing._sandbox import CDN_ZONE
 
 TIMEOUT = 5.0
@@ -206,6 +208,46 @@ async def test_nxdomain_carries_the_soa(clock: MockClock) -> None:
             assert soa.name.to_text() == "example.com."
             assert soa.ttl == 300
         assert server.stats.fast_path == 1
+
+
+async def test_a_fresh_negative_answer_passes_the_servers_soa_and_ns_on(clock: MockClock) -> None:
+    # example.com's servers add the zone's NS set to their NXDOMAIN replies. A
+    # fresh answer passes the authority on as it came, and the fast path replays
+    # that reply aged; made from the resolver's cache, it is the SOA alone, with
+    # the negative TTL counting down.
+    sandbox = build_sandbox()
+    origin = Name.from_text("example.com")
+    for authority in sandbox.network.servers:
+        zone = next((z for z in authority.zones if z.origin == origin), None)
+        if zone is None:
+            continue
+
+        def with_ns(query: Message, zone: Zone = zone) -> Message:
+            response = answer_query((zone,), query)
+            if response.rcode != Rcode.NXDOMAIN:
+                return response
+            ns = tuple(r for r in zone.records if r.rtype == RRType.NS and r.name == origin)
+            return attrs.evolve(response, authority=(*response.authority, *ns))
+
+        authority.set_behaviour(attrs.evolve(authority.behaviour, handler=with_ns))
+    async with running(sandbox) as (server, address, _):
+        fresh = await udp(query("nope.example.com"), address)
+        assert fresh.rcode() == dns.rcode.NXDOMAIN
+        assert [r.rdtype for r in fresh.authority] == [dns.rdatatype.SOA, dns.rdatatype.NS]
+        clock.jump(100)
+        replayed = await udp(query("nope.example.com"), address)
+        assert server.stats.fast_path == 1
+        assert [(r.rdtype, r.ttl) for r in replayed.authority] == [
+            (dns.rdatatype.SOA, 200),
+            (dns.rdatatype.NS, 3500),
+        ]
+        cached = await server.resolver.resolve("nope.example.com", "A")
+        assert cached.from_cache and not cached.authority
+        assert cached.soa is not None and 199 <= cached.ttl <= 200
+        clock.jump(250)  # past the negative TTL (the SOA's minimum, 300)
+        sandbox.network.clear_log()
+        again = await udp(query("nope.example.com"), address)
+        assert again.rcode() == dns.rcode.NXDOMAIN and sandbox.network.exchanges
 
 
 async def test_servfail_carries_an_extended_error(clock: MockClock) -> None:

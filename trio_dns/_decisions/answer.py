@@ -94,6 +94,10 @@ class Answer:
     # Wall-clock seconds since 1970 when this answer stops being true (the
     # resolution's time plus `ttl`); None when not made by `Resolver.resolve`.
     expires: float | None = None
+    # For a negative answer fresh from a server: its SOA and the zone's NS set as
+    # that server sent them, passed on as they came (TTLs too). Empty when the
+    # answer is made from the cache: then the SOA is shown with `ttl`.
+    authority: tuple[Record, ...] = ()
 
     @property
     def failed(self) -> bool:

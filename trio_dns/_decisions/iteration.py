@@ -478,6 +478,7 @@ class Iteration:
                 ttl=min(negative_ttl(result.soa), ctx.cache.max_negative_ttl),
                 rrsigs=tuple(sigs),
                 proof=result.proof,
+                authority=result.authority,
             )
 
     # -- forwarding ----------------------------------------------------------------

@@ -96,6 +96,8 @@ class Classification:
     # RRsets worth caching, each with its trust rank.
     to_cache: tuple[tuple[tuple[Record, ...], Rank], ...] = ()
     reason: str = ""
+    # For NXDOMAIN and NODATA: the SOA and the zone's NS set, as the reply had them.
+    authority: tuple[Record, ...] = ()
     # Every in-bailiwick RRSIG of the reply (answer and authority sections).
     rrsigs: tuple[Record, ...] = ()
     # NSEC/NSEC3 records of the authority section, the RRSIGs over them and the SOA's.
@@ -315,7 +317,13 @@ def _classify(
         if not aa and soa is None:
             return Classification(Outcome.LAME, reason="non-authoritative NXDOMAIN")
         return Classification(
-            Outcome.NXDOMAIN, tuple(chain), current, soa, to_cache=tuple(to_cache), rank=answer_rank
+            Outcome.NXDOMAIN,
+            tuple(chain),
+            current,
+            soa,
+            to_cache=tuple(to_cache),
+            rank=answer_rank,
+            authority=_negative_authority(soa, authority),
         )
 
     # A referral: an NS set below the zone and above the name, and no SOA. It has
@@ -336,7 +344,13 @@ def _classify(
             )
     if soa is not None and not (chain and _proves_type_exists(reply.authority, current, qtype)):
         return Classification(
-            Outcome.NODATA, tuple(chain), current, soa, to_cache=tuple(to_cache), rank=answer_rank
+            Outcome.NODATA,
+            tuple(chain),
+            current,
+            soa,
+            to_cache=tuple(to_cache),
+            rank=answer_rank,
+            authority=_negative_authority(soa, authority),
         )
     if chain:
         # Neither data nor SOA at the end of the chain: the server stopped
@@ -405,6 +419,13 @@ def _glue(ns: Iterable[Record], bailiwick: _Bailiwick, reply: Message) -> list[R
         for r in reply.additional
         if r.rtype in (RRType.A, RRType.AAAA) and r.name in names and r.name in bailiwick
     ]
+
+
+def _negative_authority(soa: Record | None, authority: Sequence[Record]) -> tuple[Record, ...]:
+    """The SOA of a negative reply and its zone's NS set, as they came."""
+    if soa is None:
+        return ()
+    return (soa, *(r for r in authority if r.rtype == RRType.NS and r.name == soa.name))
 
 
 def _overflowing_dname(

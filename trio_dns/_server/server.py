@@ -128,6 +128,9 @@ class ServerSettings:
     answer_cache_entries: int = 10_000
     batch: int = 64  # datagrams handled per wakeup of a UDP loop
     query_log: bool = False  # one line per answered query to the "trio_dns.query" logger
+    # SO_REUSEPORT on the UDP and TCP sockets: set in each of `--workers N`'s
+    # processes, so that they share the ports and the kernel spreads the clients.
+    reuse_port: bool = False
     # Rules ("10.0.0.0/8 deny"...) on top of `allow`; the most specific network wins.
     access_control: tuple[tuple[Network, Action], ...] = ()
     # UDP queries a second per client address (0: no limit; TCP and queries with our
@@ -136,9 +139,6 @@ class ServerSettings:
     # TCP), the rest dropped; 0 drops them all.
     ip_ratelimit: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     ip_ratelimit_slip: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    # SO_REUSEPORT on the UDP and TCP sockets: set in each of `--workers N`'s
-    # processes, so that they share the ports and the kernel spreads the clients.
-    reuse_port: bool = False
 
 
 # Upper bounds (seconds) of the resolution latency histogram's buckets.
@@ -962,7 +962,10 @@ class Server:
         low, high = cache.min_ttl, cache.max_ttl
         records = tuple(_clamp(r, low, high) for r in shown)
         authority: tuple[Record, ...] = ()
-        if answer.soa is not None and answer.rcode != Rcode.SERVFAIL:
+        if answer.authority and answer.rcode != Rcode.SERVFAIL:
+            # Fresh from the server: its SOA and NS set as it sent them.
+            authority = tuple(_clamp(r, low, high) for r in answer.authority)
+        elif answer.soa is not None and answer.rcode != Rcode.SERVFAIL:
             soa = answer.soa
             authority = (Record(soa.name, soa.rtype, soa.rclass, answer.ttl, soa.rdata),)
         if dnssec_ok and answer.rcode != Rcode.SERVFAIL:
@@ -984,6 +987,10 @@ class Server:
             # The least TTL of all we wrote (of more, if TC dropped some: no harm,
             # the entry just expires a little early).
             lifetime = min(r.ttl for r in (*records, *authority))
+            if answer.soa is not None:
+                # A negative answer lives as long as its negative TTL, whatever
+                # the TTLs of the SOA and NS records it shows.
+                lifetime = min(lifetime, answer.ttl)
             # Shorter when prefetching: the resolver must see the asks near expiry.
             lifetime = self.resolver.freshness.fast_path_lifetime(answer, lifetime)
             self.answers.store(pending.key, wire, self.resolver.now(), lifetime)
