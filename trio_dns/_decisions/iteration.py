@@ -458,16 +458,7 @@ class Iteration:
                     rrsigs=tuple(sigs),
                 )
             nxdomain = result.outcome == Outcome.NXDOMAIN
-            ctx.cache.put_negative(
-                result.target or current,
-                None if nxdomain else qtype,
-                qclass,
-                result.soa,
-                ctx.clock(),
-                kind=NegativeKind.NXDOMAIN if nxdomain else NegativeKind.NODATA,
-                proof=result.proof,
-                rank=result.rank,
-            )
+            remember_negative(ctx, result.target or current, qtype, qclass, result)
             return Answer(
                 qname,
                 qtype,
@@ -773,6 +764,24 @@ class Iteration:
             return False
         target = cached.records[0].rdata
         return isinstance(target, CNAME) and not target.target.is_subdomain(zone)
+
+
+def remember_negative(
+    ctx: Context, name: Name, qtype: RRType, qclass: RRClass, result: Classification
+) -> None:
+    """Cache an NXDOMAIN (for every type at `name`) or a NODATA (for `qtype`),
+    with its proof and the rank of the reply that said so."""
+    nxdomain = result.outcome == Outcome.NXDOMAIN
+    ctx.cache.put_negative(
+        name,
+        None if nxdomain else qtype,
+        qclass,
+        result.soa,
+        ctx.clock(),
+        kind=NegativeKind.NXDOMAIN if nxdomain else NegativeKind.NODATA,
+        proof=result.proof,
+        rank=result.rank,
+    )
 
 
 def _owns_dname(result: Classification, name: Name) -> bool:

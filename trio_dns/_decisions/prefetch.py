@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from .._trust import NegativeKind
 from .._wire.enums import Rcode, RRType
 from .._wire.name import Name
 from .._wire.rdtypes.single_name import CNAME
@@ -27,7 +26,7 @@ from .._wire.rrset import covering, rrsets
 from .answer import Answer
 from .cache import Cache
 from .cache_path import negative_ttl
-from .iteration import Event, Iteration, Step
+from .iteration import Event, Iteration, Step, remember_negative
 from .recursion import Outcome
 
 # Refreshed when no more than this share of the TTL is left (Unbound's tenth).
@@ -75,16 +74,7 @@ class Refresh(Iteration):
             result = yield from self._forward(qname, *upstreams)
         if result.outcome in (Outcome.NXDOMAIN, Outcome.NODATA):
             nxdomain = result.outcome == Outcome.NXDOMAIN
-            ctx.cache.put_negative(
-                qname,
-                None if nxdomain else qtype,
-                qclass,
-                result.soa,
-                ctx.clock(),
-                kind=NegativeKind.NXDOMAIN if nxdomain else NegativeKind.NODATA,
-                proof=result.proof,
-                rank=result.rank,
-            )
+            remember_negative(ctx, qname, qtype, qclass, result)
             return Answer(
                 qname,
                 qtype,
