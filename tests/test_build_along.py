@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
-import os
 import re
 import signal
 import socket
@@ -33,6 +32,7 @@ import dns.rrset
 import pytest
 
 from tests.data import NAMES, load
+from tests.integration.servers import environment_gap
 from tests.test_sandbox_loopback import Process, free_port, running_sandbox, section
 from trio_dns import MalformedMessage, Message, Name, Record, RRClass, RRType, rdata_from_text
 from trio_dns.testing._loopback import ipv6_loopback_available
@@ -688,12 +688,7 @@ def test_the_resolver_fails_where_the_package_does(hints: Path) -> None:
 
 def test_the_resolver_over_ipv6(hints: Path) -> None:
     if not ipv6_loopback_available():
-        # As for every environment gap: a skip on a developer's machine (some
-        # containers have no ::1), a failure in CI, whose machines have it.
-        message = "no ::1 here, so the sandbox has no IPv6-only server"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        environment_gap("no ::1 here (some containers have none), so no IPv6-only server")
     ours = run(
         chapter(5), "www.v6only.net", "--root-hints", str(hints), "--port", str(PORT), "--trace"
     )

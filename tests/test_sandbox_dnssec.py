@@ -10,7 +10,6 @@ agrees with them.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import dns.rdatatype
 import pytest
 import trio
 
+from tests.integration.servers import require_tool
 from tests.test_sandbox_loopback import free_port, running_sandbox, start
 from trio_dns import Name, Record, RRType, Zone, read_zone_file
 from trio_dns._dnssec.verify import VerifyStatus, verify_rrset
@@ -204,11 +204,7 @@ def test_the_sandbox_writes_the_root_ds_next_to_the_hints(files: tuple[Path, Pat
 
 
 def _dig(server: str, port: int, name: str, *options: str) -> str:
-    path = shutil.which("dig")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("dig not installed (bind9-dnsutils)")
-        pytest.skip("dig not installed (bind9-dnsutils)")
+    path = require_tool("dig", "dnsutils")
     result = subprocess.run(
         [path, f"@{server}", "-p", str(port), name, "A", "+tries=1", "+time=5", *options],
         capture_output=True,

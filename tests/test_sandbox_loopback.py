@@ -7,11 +7,9 @@ the real `trio-dns serve --root-hints` resolves through it.
 
 from __future__ import annotations
 
-import os
 import queue
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +30,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from tests.integration.servers import require_tool
 from trio_dns import Zone, read_zone, read_zone_file
 from trio_dns._wire.enums import RRType
 from trio_dns.testing._loopback import LoopbackSandbox, check_prefix, ipv6_loopback_available
@@ -201,12 +200,7 @@ class Dig:
 
 def dig(server: str, name: str, rtype: str = "A") -> Dig:
     """dig +norecurse, as the guide runs it; its records as "name TYPE rdata"."""
-    path = shutil.which("dig")
-    if path is None:
-        message = "dig not installed (bind9-dnsutils)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    path = require_tool("dig", "dnsutils")
     result = subprocess.run(
         [path, f"@{server}", "-p", str(PORT), name, rtype, "+norecurse", "+tries=1", "+time=5"],
         capture_output=True,
