@@ -101,7 +101,7 @@ def follow(
             if cached is not None and qtype == RRType.CNAME:
                 # The CNAME a DNAME implies is itself the answer to a CNAME question.
                 chain.append(cached)
-                implied = Answer(
+                cached = Answer(
                     qname,
                     qtype,
                     qclass,
@@ -111,9 +111,6 @@ def follow(
                     from_cache=True,
                     rrsigs=tuple(sigs),
                 )
-                if work.cd:
-                    return Known(implied, current)
-                return Known(cached_validation(ctx, implied, current), current)
         if isinstance(cached, Answer):
             if work.cd:
                 return Known(cached, current)
