@@ -421,6 +421,7 @@ async def test_a_bogus_answer_is_asked_again_of_the_zones_other_server(
     asked = [e.server[0] for e in answer.trace if e.kind == "query" and e.qname == answer.qname]
     assert asked[0] == "192.0.2.20" and asked[-1] == "192.0.2.25"
     assert any(e.outcome == "bogus: asking other servers" for e in answer.trace)
+    assert (resolver.stats.bogus, resolver.stats.secure) == (0, 1)
     # The honest answer is what the cache keeps.
     again = await resolver.resolve("www.example.test", "A")
     assert again.from_cache and again.validation is Validation.SECURE

@@ -499,6 +499,7 @@ class Resolver:
             if answer.validation is not Validation.BOGUS or not work.answered:
                 break
             if retry < BOGUS_RETRIES and self._forget_bogus(made_of, work):
+                self.stats.bogus -= 1  # one question, one verdict: the next attempt's
                 continue
             break
         if answer.rcode == Rcode.SERVFAIL:
