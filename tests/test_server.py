@@ -440,6 +440,40 @@ async def test_shutdown_lets_a_query_in_flight_finish(clock: MockClock) -> None:
     assert server.in_flight == 0
 
 
+async def test_a_held_server_reads_no_query_until_it_begins(clock: MockClock) -> None:
+    # What `trio-dns serve --user` relies on: bound as root, answering only later.
+    sandbox = build_sandbox()
+    resolver = Resolver(root_hints=sandbox.root_hints, transport=sandbox.network)
+    server = Server(resolver, ServerSettings(listen=(("127.0.0.1", 0),)))
+    async with trio.open_nursery() as nursery:
+        (address,) = await nursery.start(functools.partial(server.serve, hold=True))
+        replies: list[dns.message.Message] = []
+        answered = trio.Event()
+
+        async def ask() -> None:
+            replies.append(await udp(query("www.example.com"), address))
+            answered.set()
+
+        nursery.start_soon(ask)
+        await trio.sleep(0.5)
+        assert (server.stats.queries, replies) == (0, [])  # waiting in the socket
+        server.begin()
+        await answered.wait()
+        assert server.stats.queries == 1
+        assert texts(replies[0]) == ["198.51.100.80"]
+        server.shutdown()
+
+
+async def test_a_held_server_shut_down_before_it_began_stops(clock: MockClock) -> None:
+    sandbox = build_sandbox()
+    resolver = Resolver(root_hints=sandbox.root_hints, transport=sandbox.network)
+    server = Server(resolver, ServerSettings(listen=(("127.0.0.1", 0),)))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(server.serve, hold=True))
+        server.shutdown()
+    assert server.stats.queries == 0
+
+
 async def test_shutdown_answers_the_query_in_flight(clock: MockClock) -> None:
     sandbox = build_sandbox()
     slow_cdn(sandbox)

@@ -472,7 +472,8 @@ async def _run_serve(args: argparse.Namespace) -> int:
         _unwrap_dns_error(),
     ):
         async with trio.open_nursery() as nursery:
-            bound = await nursery.start(server.serve)
+            # Held until _settle: after giving up root, before the first query.
+            bound = await nursery.start(functools.partial(server.serve, hold=True))
             if link is None:
                 where = ", ".join(format_address(address) for address in bound)
                 print(f"{PROG}: serving on {where}", file=sys.stderr, flush=True)
@@ -519,6 +520,7 @@ async def _run_serve(args: argparse.Namespace) -> int:
                     server.shutdown()
                     raise
                 _settle(config.user, main=link is None)
+                server.begin()
                 async for signum in signals:
                     if signum == signal.SIGHUP:
                         # In the background: a TERM during a long reload still stops it.

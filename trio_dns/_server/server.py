@@ -335,6 +335,7 @@ class Server:
     answers: AnswerCache = attrs.field(init=False)
     _secret: bytes = attrs.field(init=False, factory=lambda: secrets.token_bytes(16))
     _stop: trio.Event = attrs.field(init=False, factory=trio.Event)
+    _begun: trio.Event = attrs.field(init=False, factory=trio.Event)
     _in_flight: int = attrs.field(init=False, default=0)
     _connections: set[_Connection] = attrs.field(init=False, factory=set)
     _readers: set[trio.CancelScope] = attrs.field(init=False, factory=set)
@@ -367,6 +368,11 @@ class Server:
     def shutdown(self) -> None:
         """Stop accepting queries; `serve` returns once those in flight are answered."""
         self._stop.set()
+        self._begun.set()
+
+    def begin(self) -> None:
+        """Start answering, when `serve(hold=True)` was asked to wait."""
+        self._begun.set()
 
     def share_cookie_secret(self, secret: bytes) -> None:
         """Make server cookies with `secret` (16 octets) rather than a random one of
@@ -389,17 +395,24 @@ class Server:
     # -- listening -------------------------------------------------------------------
 
     async def serve(
-        self, *, task_status: trio.TaskStatus[tuple[Address, ...]] = trio.TASK_STATUS_IGNORED
+        self,
+        *,
+        hold: bool = False,
+        task_status: trio.TaskStatus[tuple[Address, ...]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Listen on every configured address (UDP and TCP) until shut down.
 
         Reports the bound addresses (with the real port where 0 was asked for).
+        With `hold`, the sockets are bound but nothing is read from them until
+        `begin()`: a server that gives up root answers no query as root.
         """
         udp, tcp, bound = await self._bind()
         try:
             task_status.started(bound)
             for address in bound:
                 log.info("listening on %s (UDP and TCP)", format_address(address))
+            if hold:
+                await self._begun.wait()
             async with trio.open_nursery() as watcher:
                 watcher.start_soon(self._stop_when_cancelled)
                 # Shielded, so that cancelling serve() still lets queries finish.
