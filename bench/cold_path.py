@@ -78,13 +78,18 @@ def _leaf_tail() -> bytes:
 
 
 _TAIL = _leaf_tail()
+_A_IN = struct.pack("!HH", 1, 1)
 
 
-def leaf_reply(query: bytes) -> bytes:
+def _question_end(query: bytes) -> int:
     end = 12
     while query[end]:
         end += 1 + query[end]
-    end += 5  # the root label, type and class
+    return end + 5  # the root label, type and class
+
+
+def leaf_reply(query: bytes) -> bytes:
+    end = _question_end(query)
     # QR AA, one question, one answer, one authority, two additional.
     return query[:2] + b"\x84\x00\x00\x01\x00\x01\x00\x01\x00\x02" + query[12:end] + _TAIL
 
@@ -94,9 +99,11 @@ class _Endpoint:
         self._replies: list[tuple[bytes, Address]] = []
 
     async def send(self, data: bytes, address: Address) -> None:
-        if address[0] == LEAF_ADDR:
+        if address[0] == LEAF_ADDR and data.startswith(_A_IN, _question_end(data) - 4):
             reply = leaf_reply(data)
-        else:  # the root and lab. are asked only while warming up
+        else:
+            # The root, lab. and the minimised probes for NS (a no-data each) are
+            # asked only while warming up: their answers are cached.
             reply = answer_query([ZONES[address[0]]], Message.from_wire(data)).to_wire()
         self._replies.append((reply, address))
 
