@@ -4,6 +4,7 @@ Run by hand, as root (NSD binds port 53 on 127.53.40.x), with dnsperf, unbound a
 nsd installed from Debian:
 
     .venv/bin/python bench/serve.py [--duration 10] [--cold 5000] [--repeat 3]
+                                    [--memory 100000]
                                     [--only trio-dns|unbound|floor] [--workers]
 
 It starts a small real hierarchy (root -> lab. -> leaf.lab., NSD, port 53), then
@@ -15,6 +16,12 @@ for each resolver, pinned to CPU 1 with dnsperf on CPU 0:
   runs of --cold queries each, of which the median (by queries/s) is shown.
 It prints queries/s, mean and p99 latency, server CPU per query and RSS, and
 the ratio trio-dns / Unbound for each. Nothing leaves the loopback interface.
+
+Memory: a fresh trio-dns and a fresh Unbound, each with room in its cache for
+everything, are sent --memory new names (one A RRset each, under the same
+wildcard); the growth of RSS divided by the names answered is the memory one
+cached RRset costs, with everything that comes with it (the cache entry, the
+message or encoded-reply cache's share, allocator slack). --memory 0 skips it.
 
 A third column, "floor", is bench/trio_floor.py run through the cold test: a
 Trio relay with trio-dns's shape (a task, a cancel scope and a fresh socket per
@@ -54,6 +61,8 @@ RESOLVER_ADDRS = {
     "trio-dns": "127.53.40.101",
     "floor": "127.53.40.102",
     "trio-dns-2w": "127.53.40.103",
+    "trio-dns-mem": "127.53.40.104",
+    "unbound-mem": "127.53.40.105",
 }
 RESOLVER_PORT = 5300
 HITS = ["www.leaf.lab", "mail.leaf.lab", "leaf.lab", "ns.leaf.lab"]
@@ -83,18 +92,18 @@ mail.leaf.lab. A 192.0.2.25
 """
 
 
-def unbound_command(directory: Path, hints: Path) -> list[str]:
-    config = directory / "unbound.conf"
+def unbound_command(directory: Path, hints: Path, name: str = "unbound") -> list[str]:
+    config = directory / f"{name}.conf"
     config.write_text(
         f"""server:
-    interface: {RESOLVER_ADDRS["unbound"]}@{RESOLVER_PORT}
+    interface: {RESOLVER_ADDRS[name]}@{RESOLVER_PORT}
     port: {RESOLVER_PORT}
     num-threads: 1
     do-daemonize: no
     username: ""
     chroot: ""
     directory: "{directory}"
-    pidfile: "{directory}/unbound.pid"
+    pidfile: "{directory}/{name}.pid"
     logfile: ""
     use-syslog: no
     verbosity: 0
@@ -104,8 +113,8 @@ def unbound_command(directory: Path, hints: Path) -> list[str]:
     module-config: "iterator"
     qname-minimisation: yes
     do-ip6: no
-    msg-cache-size: 64m
-    rrset-cache-size: 64m
+    msg-cache-size: 256m
+    rrset-cache-size: 256m
 remote-control:
     control-enable: no
 """
@@ -113,8 +122,14 @@ remote-control:
     return ["unbound", "-d", "-c", str(config)]
 
 
-def trio_dns_command(directory: Path, hints: Path, workers: int = 1) -> list[str]:
-    name = "trio-dns" if workers == 1 else f"trio-dns-{workers}w"
+def trio_dns_command(
+    directory: Path, hints: Path, workers: int = 1, name: str | None = None
+) -> list[str]:
+    if name is None:
+        name = "trio-dns" if workers == 1 else f"trio-dns-{workers}w"
+    # Room for every name the memory test sends, as Unbound's 256m has.
+    config = directory / f"{name}.toml"
+    config.write_text("cache_size = 1000000\ncache_bytes = 1073741824\n")
     return [
         str(REPO / ".venv/bin/trio-dns"),
         "serve",
@@ -126,6 +141,8 @@ def trio_dns_command(directory: Path, hints: Path, workers: int = 1) -> list[str
         "--no-control",
         "--workers",
         str(workers),
+        "--config",
+        str(config),
     ]
 
 
@@ -296,11 +313,36 @@ def measure(
     return {**{f"hit_{k}": v for k, v in hit.items()}, **{f"cold_{k}": v for k, v in miss.items()}}
 
 
+def measure_memory(name: str, argv: list[str], work: Path, count: int) -> dict[str, float]:
+    """RSS growth per cached RRset: `count` new names, one A RRset each."""
+    host = RESOLVER_ADDRS[name]
+    log = work / f"{name}.log"
+    with pinned(argv, "1", log) as process:
+        wait_answering(host)
+        # The minimised probes on the way (a no-data each) are cached once, here.
+        wait_answering(host, f"warm.{name}.cold.leaf.lab")
+        before = rss_mib(process.pid)
+        names = work / f"memory-{name}.txt"
+        names.write_text("".join(f"m{i}.{name}.cold.leaf.lab A\n" for i in range(count)))
+        sent = dnsperf(host, names, ["-n", "1", "-c", "8", "-q", "50"], verbose=False)
+        after = rss_mib(process.pid)
+    answered = max(sent["completed"], 1)
+    return {
+        "mem_names": answered,
+        "mem_rss_before": before,
+        "mem_rss_after": after,
+        "mem_bytes_per_rrset": (after - before) * 1024 * 1024 / answered,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--cold", type=int, default=5000, help="cold queries per resolver")
     parser.add_argument("--repeat", type=int, default=3, help="cold runs; the median is shown")
+    parser.add_argument(
+        "--memory", type=int, default=100_000, help="names for the memory test (0: none)"
+    )
     parser.add_argument("--only", choices=["trio-dns", "unbound", "floor"])
     parser.add_argument(
         "--workers",
@@ -358,6 +400,11 @@ def main() -> None:
             results[name] = measure(
                 name, command(work, hints), work, args.duration, args.cold, args.repeat
             )
+        if args.memory and not args.workers:
+            for name, command in (("unbound", unbound_command), ("trio-dns", trio_dns_command)):
+                if name in results:
+                    argv = command(work, hints, name=f"{name}-mem")
+                    results[name].update(measure_memory(f"{name}-mem", argv, work, args.memory))
     keys = [
         ("hit_qps", "cache hits: queries/s"),
         ("hit_mean_ms", "cache hits: mean latency (ms)"),
@@ -369,6 +416,10 @@ def main() -> None:
         ("cold_cpu_us", "cold recursion: server CPU per query (us)"),
         ("cold_completed", "cold recursion: queries answered"),
         ("cold_rss", "cold recursion: RSS (MiB)"),
+        ("mem_names", "memory: names cached (one A RRset each)"),
+        ("mem_rss_before", "memory: RSS before (MiB)"),
+        ("mem_rss_after", "memory: RSS after (MiB)"),
+        ("mem_bytes_per_rrset", "memory: RSS growth per RRset (bytes)"),
     ]
     # Other work on the machine skews every number, the comparisons most of all.
     print("load average at the end: " + " ".join(f"{load:.1f}" for load in os.getloadavg()))

@@ -494,3 +494,37 @@ def test_truncated_encoding_is_a_valid_prefix(message: Message, max_size: int) -
         message.authority
     )
     assert (Flag.TC in cut.flags) == (dropped_main or Flag.TC in message.flags)
+
+
+# -- what a parsed message shares with the ones before it (the cache's memory) -----
+
+
+def _answer_for(owner: str, ttl: int) -> bytes:
+    query = Message.make_query(owner, "A", edns=None)
+    record = Record(
+        Name.from_text(owner), RRType.A, RRClass.IN, ttl, rdata_from_text("A", "192.0.2.1")
+    )
+    return attrs.evolve(query, answer=(record,)).to_wire()
+
+
+def test_parsed_names_share_suffix_labels_and_ttls_across_messages() -> None:
+    first = Message.from_wire(_answer_for("one.Example.com", 3600)).answer[0]
+    second = Message.from_wire(_answer_for("two.Example.com", 3600)).answer[0]
+    assert first.name.labels[1:] == second.name.labels[1:] == (b"Example", b"com")
+    assert all(a is b for a, b in zip(first.name.labels[1:], second.name.labels[1:], strict=True))
+    assert first.name.labels[0] is not second.name.labels[0]
+    assert first.ttl is second.ttl
+    # Case is kept: a label spelled otherwise is its own object, with its own case.
+    other = Message.from_wire(_answer_for("three.EXAMPLE.com", 3600)).answer[0]
+    assert other.name.labels[1] == b"EXAMPLE"
+
+
+def test_a_lowercase_name_keeps_one_copy_of_its_wire_form() -> None:
+    lower = Message.from_wire(_answer_for("www.example.com", 300)).answer[0].name
+    assert lower.canonical_wire() is lower.to_wire()
+    built = Name.from_text("a.b")
+    assert built.canonical_wire() is built.to_wire()
+    mixed = Message.from_wire(_answer_for("WWW.example.com", 300)).answer[0].name
+    assert mixed.to_wire() == b"\x03WWW\x07example\x03com\x00"
+    assert mixed.canonical_wire() == b"\x03www\x07example\x03com\x00"
+    assert mixed == lower and hash(mixed) == hash(lower)

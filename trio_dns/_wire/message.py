@@ -39,6 +39,9 @@ from .writer import WireWriter
 _HEADER = struct.Struct("!HHHHHH")
 _RR_FIXED = struct.Struct("!HHIH")
 _QUESTION_FIXED = struct.Struct("!HH")
+# TTLs seen lately, each kept once (see _read_records); bounded like the labels.
+_TTLS: dict[int, int] = {}
+_MAX_TTLS = 1024
 _TYPES = RRType._value2member_map_
 _CLASSES = RRClass._value2member_map_
 _new = object.__new__
@@ -127,6 +130,12 @@ def _read_records(reader: WireReader, count: int, section: str) -> tuple[Record,
             raise MalformedMessage(f"OPT record in the {section} section", pos)
         if ttl > 0x7FFFFFFF:
             ttl = 0  # RFC 2181 section 8: a TTL with the top bit set means zero
+        elif ttl > 256:
+            # Past CPython's small integers every TTL read is a new int object:
+            # the few values zones use (300, 3600, 86400) are kept once instead.
+            ttl = _TTLS.setdefault(ttl, ttl)
+            if len(_TTLS) > _MAX_TTLS:
+                _TTLS.clear()
         rdata = parse_rdata_untrusted(rtype, reader, rdlength)
         record = _new(Record)
         _set(record, "name", name)

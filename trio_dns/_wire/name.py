@@ -49,6 +49,13 @@ def _escape_label(label: bytes) -> str:
     return "".join(out)
 
 
+def _lowered(wire: bytes) -> bytes:
+    # Most names are lowercase already: then the key is the wire form itself, not
+    # a second copy of it (a cache of 100,000 names holds 100,000 of them).
+    key = wire.lower()
+    return wire if key == wire else key
+
+
 def _encode(labels: tuple[bytes, ...]) -> bytes:
     return b"".join([bytes((len(label),)) + label for label in labels]) + b"\0"
 
@@ -77,7 +84,7 @@ class Name:
         if len(wire) > MAX_NAME:
             raise InvalidName(f"name of {len(wire)} octets is longer than {MAX_NAME}")
         _set(self, "_wire", wire)
-        _set(self, "_key", wire.lower())
+        _set(self, "_key", _lowered(wire))
 
     @classmethod
     def _trusted(cls, labels: tuple[bytes, ...], wire: bytes) -> Name:
@@ -86,7 +93,7 @@ class Name:
         name = object.__new__(cls)
         _set(name, "labels", labels)
         _set(name, "_wire", wire)
-        _set(name, "_key", wire.lower())
+        _set(name, "_key", _lowered(wire))
         return name
 
     # -- constructors ----------------------------------------------------------

@@ -23,6 +23,12 @@ from .name import MAX_NAME, Name
 
 _MAX_JUMPS = 128  # a name has at most 127 labels; a longer chain is an attack
 _HEADER_SIZE = 12
+# Labels seen lately, each kept once: the names a cache holds share their
+# suffixes ("com", "example"), and a label parsed from every reply again would
+# otherwise be a new copy each time. Bounded (cleared when full) against a flood
+# of names made up to fill it.
+_LABELS: dict[bytes, bytes] = {}
+_MAX_LABELS = 8192
 
 _u16 = struct.Struct("!H").unpack_from
 _u32 = struct.Struct("!I").unpack_from
@@ -113,7 +119,8 @@ class WireReader:
                 label_end = pos + length
                 if label_end > limit:
                     raise MalformedMessage("label runs past the end", pos - 1)
-                labels.append(data[pos:label_end])
+                label = data[pos:label_end]
+                labels.append(_LABELS.setdefault(label, label))
                 pos = label_end
                 if pos - start >= MAX_NAME:
                     raise MalformedMessage("name longer than 255 octets", start)
@@ -138,4 +145,6 @@ class WireReader:
                 raise MalformedMessage(f"unknown label type 0x{length:02x}", pos)
         result = (Name._trusted(tuple(labels), wire), after)
         self._names[start] = result
+        if len(_LABELS) > _MAX_LABELS:
+            _LABELS.clear()
         return result
