@@ -19,7 +19,7 @@ import attrs
 
 from .._errors import MalformedMessage
 from .._unpredictable import random_u16
-from .edns import Edns
+from .edns import DO_BIT, Edns
 from .enums import (
     FLAGS_MASK,
     OPCODE_MASK,
@@ -39,6 +39,8 @@ from .writer import WireWriter
 _HEADER = struct.Struct("!HHHHHH")
 _RR_FIXED = struct.Struct("!HHIH")
 _QUESTION_FIXED = struct.Struct("!HH")
+# An OPT record without options: the root owner, type, payload, TTL, rdlength.
+_OPT_FIXED = struct.Struct("!BHHIH")
 # TTLs seen lately, each kept once (see _read_records); bounded like the labels.
 _TTLS: dict[int, int] = {}
 _MAX_TTLS = 1024
@@ -251,8 +253,36 @@ class Message:
         from the end to fit, setting TC if an answer or authority RRset was left out."""
         header = self.header
         rcode = int(header.rcode)
-        if rcode > 15 and self.edns is None:
+        edns = self.edns
+        if rcode > 15 and edns is None:
             raise ValueError(f"rcode {header.rcode.name} needs EDNS")
+        if (
+            len(self.question) == 1
+            and not (self.answer or self.authority or self.additional)
+            and (edns is None or not edns.options)
+        ):
+            # Every upstream query: one name, nothing to compress it against, and
+            # nothing that could need truncating.
+            question = self.question[0]
+            word = (
+                int(header.flags)
+                | ((int(header.opcode) << OPCODE_SHIFT) & OPCODE_MASK)
+                | (rcode & RCODE_MASK)
+            )
+            wire = (
+                _HEADER.pack(header.id, word, 1, 0, 0, 0 if edns is None else 1)
+                + question.name._wire
+                + _QUESTION_FIXED.pack(question.rtype, question.rclass)
+            )
+            if edns is None:
+                return wire
+            ttl = (
+                ((rcode >> 4) << 24)
+                | (edns.version << 16)
+                | (DO_BIT if edns.dnssec_ok else 0)
+                | (edns.z & 0x7FFF)
+            )
+            return wire + _OPT_FIXED.pack(0, 41, edns.payload, ttl, 0)
         writer = WireWriter()
         writer.write(bytes(12))
         for question in self.question:
