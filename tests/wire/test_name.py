@@ -1,7 +1,9 @@
 import pickle
 
 import pytest
+from hypothesis import given
 
+from tests.wire import strategies
 from trio_dns import ROOT, InvalidName, Name
 
 
@@ -105,3 +107,17 @@ def test_pickle_round_trip() -> None:
     name = n("Www.Example.com")
     copy = pickle.loads(pickle.dumps(name))
     assert copy == name and str(copy) == str(name)
+
+
+@given(strategies.names)
+def test_every_ancestor_keys_as_a_name_built_from_its_labels(name: Name) -> None:
+    # Ancestors are cut from the name's own key and wire form, never lowered again.
+    for depth in range(len(name) + 1):
+        ancestor = name.ancestor(depth)
+        built = Name(ancestor.labels)
+        assert ancestor.to_wire() == built.to_wire()
+        assert ancestor.canonical_wire() == built.canonical_wire() == built.to_wire().lower()
+        assert ancestor == built and hash(ancestor) == hash(built)
+    if len(name):
+        assert name.parent() == Name(name.labels[1:])
+        assert name.parent().canonical_wire() == name.to_wire()[len(name.labels[0]) + 1 :].lower()

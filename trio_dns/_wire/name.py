@@ -93,7 +93,18 @@ class Name:
         name = object.__new__(cls)
         _set(name, "labels", labels)
         _set(name, "_wire", wire)
-        _set(name, "_key", _lowered(wire))
+        key = wire.lower()  # _lowered, without a call: this runs for every name parsed
+        _set(name, "_key", wire if key == wire else key)
+        return name
+
+    def _suffix(self, labels: tuple[bytes, ...], offset: int) -> Name:
+        # An ancestor's key is the tail of this name's: no lowering, and no second
+        # copy where this name's key is its wire form.
+        name = object.__new__(Name)
+        wire = self._wire[offset:]
+        _set(name, "labels", labels)
+        _set(name, "_wire", wire)
+        _set(name, "_key", wire if self._key is self._wire else self._key[offset:])
         return name
 
     # -- constructors ----------------------------------------------------------
@@ -264,7 +275,7 @@ class Name:
     def parent(self) -> Name:
         if not self.labels:
             raise InvalidName("the root name has no parent")
-        return Name._trusted(self.labels[1:], self._wire[len(self.labels[0]) + 1 :])
+        return self._suffix(self.labels[1:], len(self.labels[0]) + 1)
 
     def ancestor(self, depth: int) -> Name:
         """The name made of this name's last `depth` labels (0 is the root)."""
@@ -272,7 +283,7 @@ class Name:
             raise InvalidName(f"{self} has no ancestor {depth} labels deep")
         skip = len(self.labels) - depth
         offset = sum(len(label) + 1 for label in self.labels[:skip])
-        return Name._trusted(self.labels[skip:], self._wire[offset:])
+        return self._suffix(self.labels[skip:], offset)
 
     def child(self, label: bytes | str) -> Name:
         """This name with one more label on the left."""

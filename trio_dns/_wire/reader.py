@@ -120,7 +120,12 @@ class WireReader:
                 if label_end > limit:
                     raise MalformedMessage("label runs past the end", pos - 1)
                 label = data[pos:label_end]
-                labels.append(_LABELS.setdefault(label, label))
+                kept = _LABELS.get(label)
+                if kept is None:
+                    if len(_LABELS) >= _MAX_LABELS:
+                        _LABELS.clear()
+                    _LABELS[label] = kept = label
+                labels.append(kept)
                 pos = label_end
                 if pos - start >= MAX_NAME:
                     raise MalformedMessage("name longer than 255 octets", start)
@@ -145,6 +150,4 @@ class WireReader:
                 raise MalformedMessage(f"unknown label type 0x{length:02x}", pos)
         result = (Name._trusted(tuple(labels), wire), after)
         self._names[start] = result
-        if len(_LABELS) > _MAX_LABELS:
-            _LABELS.clear()
         return result
