@@ -433,6 +433,8 @@ def main() -> None:
         + "".join(f"{n + ('/1w' if args.workers else '/ub'):>15}" for n in ratios)
     )
     for key, label in keys:
+        if not any(key in results[n] for n in names):
+            continue  # a test this run did not do
         row = [results[n].get(key, float("nan")) for n in names]
         line = f"{label:42}" + "".join(f"{v:15.1f}" for v in row)
         base = results.get(base_name, {}).get(key)
@@ -440,6 +442,14 @@ def main() -> None:
             value = results[n].get(key)
             line += f"{value / base:15.2f}" if base and value is not None else f"{'':15}"
         print(line)
+    trio_dns, floor = results.get("trio-dns", {}), results.get("floor", {})
+    if "cold_cpu_us" in trio_dns and "cold_cpu_us" in floor:
+        # The cold-path target: each at most 3x what the do-nothing relay costs.
+        print()
+        for key, label in (("cold_cpu_us", "CPU per query"), ("cold_p99_ms", "p99 latency")):
+            if key in trio_dns and key in floor:
+                ratio = trio_dns[key] / floor[key]
+                print(f"cold recursion, trio-dns / floor: {label:15}{ratio:8.2f}  (target <= 3)")
 
 
 if __name__ == "__main__":
