@@ -660,3 +660,32 @@ def test_a_proof_counts_against_the_size_and_goes_with_a_new_store() -> None:
     hit = proven.get_rrset(n("x.example.com"), RRType.A, IN, 1001.0)
     assert hit is not None and hit.proof == ()
     assert proven.size_bytes == plain.size_bytes
+
+
+def test_a_subtree_ends_at_label_boundaries_whatever_the_labels_hold() -> None:
+    cache = Cache()
+    # b"x\x01b" ends in octets that spell the label "b": it is not below b.c for that.
+    lookalike = Name((b"x\x01b", b"c"))
+    below, zone, other = Name.from_text("a.B.c"), Name.from_text("b.c"), Name.from_text("bb.c")
+    for name in (lookalike, below, zone, other):
+        cache.put_rrset([Record(name, RRType.A, RRClass.IN, 300, A_RDATA)], Rank.ANSWER, 0.0)
+    assert cache.remove_subtree(Name.from_text("B.C")) == 2
+    assert cache.get_rrset(lookalike, RRType.A, RRClass.IN, 1.0) is not None
+    assert cache.get_rrset(other, RRType.A, RRClass.IN, 1.0) is not None
+    assert cache.get_rrset(below, RRType.A, RRClass.IN, 1.0) is None
+
+
+def test_an_nxdomain_answers_below_it_across_case_and_only_at_label_boundaries() -> None:
+    cache = Cache()
+    cache.put_negative(
+        n("Gone.Example"), None, RRClass.IN, soa("example"), 0.0, kind=NegativeKind.NXDOMAIN
+    )
+    assert cache.get_negative(n("deep.below.gone.EXAMPLE"), RRType.A, RRClass.IN, 1.0)
+    assert cache.get_negative(Name((b"x\x04gone", b"example")), RRType.A, RRClass.IN, 1.0) is None
+    assert cache.get_negative(n("notgone.example"), RRType.A, RRClass.IN, 1.0) is None
+    # Data at a name below it contradicts it: the NXDOMAIN goes.
+    assert cache.put_rrset([a("x.gone.example")], Rank.AUTH_ANSWER, 2.0)
+    assert cache.get_negative(n("gone.example"), RRType.A, RRClass.IN, 3.0) is None
+
+
+A_RDATA = rdata_from_text("A", "192.0.2.7")

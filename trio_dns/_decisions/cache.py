@@ -118,7 +118,12 @@ RECORD_OVERHEAD = 16
 # Record wire form after the owner name: type, class, TTL, rdlength.
 _FIXED = 10
 
-_Key = tuple[Name, int, int]  # (owner, type or _NXDOMAIN, class)
+# (owner's canonical wire form, type or _NXDOMAIN, class). The owner's key bytes,
+# not the Name: a bytes object hashes and compares in C (and remembers its hash),
+# where a Name's __hash__ and __eq__ are Python calls, several per lookup; and an
+# ancestor's key is a slice of its descendant's, where an ancestor Name is an
+# object to build.
+_Key = tuple[bytes, int, int]
 
 
 def _remaining(expires: float, now: float) -> int:
@@ -150,11 +155,25 @@ def _records_size(records: Sequence[Record]) -> int:
     )
 
 
-def _self_and_ancestors(name: Name) -> Iterator[Name]:
-    yield name
-    while not name.is_root():
-        name = name.parent()
-        yield name
+def _self_and_ancestors(owner: bytes) -> Iterator[bytes]:
+    """The canonical wire forms of a name and of each of its ancestors, root last."""
+    yield owner
+    pos = 0
+    while length := owner[pos]:
+        pos += length + 1
+        yield owner[pos:]
+
+
+def _at_or_below(owner: bytes, zone: bytes) -> bool:
+    """Whether the name `owner` is `zone` or below it (both canonical wire forms)."""
+    skip = len(owner) - len(zone)
+    if skip < 0 or not owner.endswith(zone):
+        return False
+    # The tail matching is not enough: it must start on a label boundary.
+    pos = 0
+    while pos < skip:
+        pos += owner[pos] + 1
+    return pos == skip
 
 
 @attrs.define(eq=False)
@@ -305,7 +324,7 @@ class Cache:
 
         `rtype=None` removes the name's NXDOMAIN entry. True if there was one.
         """
-        key = (name, _NXDOMAIN if rtype is None else rtype, rclass)
+        key = (name.canonical_wire(), _NXDOMAIN if rtype is None else rtype, rclass)
         if key not in self._entries:
             return False
         self._drop(key)
@@ -317,10 +336,11 @@ class Cache:
         """Forget what is cached at `name` (not below it): every entry there, or with
         `rtype` that type's RRset or NODATA entry. The name's NXDOMAIN goes either
         way, since it answers every type. How many entries went."""
+        owner = name.canonical_wire()
         doomed = [
             key
             for key in self._entries
-            if key[0] == name
+            if key[0] == owner
             and key[2] == rclass
             and (rtype is None or key[1] in (rtype, _NXDOMAIN))
         ]
@@ -331,7 +351,8 @@ class Cache:
     def remove_subtree(self, name: Name, rclass: RRClass = RRClass.IN) -> int:
         """Forget every entry at `name` and below it (a zone, and whatever was
         cached from the zones it delegates to). How many entries went."""
-        doomed = [key for key in self._entries if key[2] == rclass and key[0].is_subdomain(name)]
+        zone = name.canonical_wire()
+        doomed = [key for key in self._entries if key[2] == rclass and _at_or_below(key[0], zone)]
         for key in doomed:
             self._drop(key)
         return len(doomed)
@@ -392,7 +413,8 @@ class Cache:
         if ttl <= 0:
             return False
         ttl = min(max(ttl, self.min_ttl), self.max_ttl)
-        key = (name, rtype, rclass)
+        owner = name.canonical_wire()
+        key = (owner, rtype, rclass)
         unique = tuple(records)
         old = self._live(key, now)
         expires = now + ttl
@@ -410,7 +432,7 @@ class Cache:
             # glue, so most puts re-store what is already here: refresh the entry
             # in place. Its memoised view survives too (while rank and validation
             # do), so the next lookup of a zone's servers builds no new records.
-            if rank < old.rank or not self._clear_nxdomains(name, rclass, rank, now):
+            if rank < old.rank or not self._clear_nxdomains(owner, rclass, rank, now):
                 self.refused += 1
                 return False
             if rank != old.rank or validation != old.validation:
@@ -431,7 +453,7 @@ class Cache:
         if size > self.max_bytes:
             return False
         if not self._may_replace(key, rank, now) or not self._clear_nxdomains(
-            name, rclass, rank, now
+            owner, rclass, rank, now
         ):
             self.refused += 1
             return False
@@ -455,7 +477,7 @@ class Cache:
         Callers answering clients pass `min_rank=Rank.ANSWER`, so that glue and
         referral NS sets are never handed out as answers.
         """
-        key = (name, rtype, rclass)
+        key = (name.canonical_wire(), rtype, rclass)
         entry = self._live(key, now)
         if isinstance(entry, _Positive) and entry.rank >= min_rank:
             self._entries.move_to_end(key)
@@ -469,7 +491,7 @@ class Cache:
 
         That is the zone cut where iterative resolution of `name` can start.
         """
-        for ancestor in _self_and_ancestors(name):
+        for ancestor in _self_and_ancestors(name.canonical_wire()):
             key = (ancestor, RRType.NS, rclass)
             entry = self._live(key, now)
             if isinstance(entry, _Positive):
@@ -515,16 +537,17 @@ class Cache:
         size = ENTRY_OVERHEAD + _records_size(proof) + (_records_size((soa,)) if soa else 0)
         if size > self.max_bytes:
             return False
+        owner = name.canonical_wire()
         if kind is NegativeKind.NXDOMAIN:
             rtype = None
-            key = (name, _NXDOMAIN, rclass)
+            key = (owner, _NXDOMAIN, rclass)
             allowed = self._may_replace(key, rank, now)
         else:
             assert rtype is not None
-            key = (name, rtype, rclass)
+            key = (owner, rtype, rclass)
             # NODATA says the name exists, which contradicts NXDOMAINs at or above it.
             allowed = self._may_replace(key, rank, now) and self._clear_nxdomains(
-                name, rclass, rank, now
+                owner, rclass, rank, now
             )
         if not allowed:
             self.refused += 1
@@ -544,7 +567,8 @@ class Cache:
         (RFC 8020: nothing exists below a name that does not exist); the entry
         returned then names `name` and carries the ancestor's SOA, proof and TTL.
         """
-        for ancestor in _self_and_ancestors(name) if self._nxdomains else ():
+        owner = name.canonical_wire()
+        for ancestor in _self_and_ancestors(owner) if self._nxdomains else ():
             key = (ancestor, _NXDOMAIN, rclass)
             entry = self._live(key, now)
             if isinstance(entry, _Negative):
@@ -553,7 +577,7 @@ class Cache:
                 self.negative_hits += 1
                 return entry.view(_remaining(entry.expires, now), name)
         if rtype is not None:
-            key = (name, rtype, rclass)
+            key = (owner, rtype, rclass)
             entry = self._live(key, now)
             if isinstance(entry, _Negative):
                 self._entries.move_to_end(key)
@@ -580,7 +604,7 @@ class Cache:
 
         For serve-stale only: ordinary answers use `get_rrset`, which never
         returns expired data. Counts neither a hit nor a miss."""
-        key = (name, rtype, rclass)
+        key = (name.canonical_wire(), rtype, rclass)
         entry = self._kept(key, now)
         if isinstance(entry, _Positive) and entry.rank >= min_rank:
             self._entries.move_to_end(key)
@@ -593,14 +617,15 @@ class Cache:
     ) -> NegativeEntry | None:
         """`get_negative`, expired entries kept for serve-stale included; TTLs as
         `get_stale_rrset` gives them."""
-        for ancestor in _self_and_ancestors(name) if self._nxdomains else ():
+        owner = name.canonical_wire()
+        for ancestor in _self_and_ancestors(owner) if self._nxdomains else ():
             key = (ancestor, _NXDOMAIN, rclass)
             entry = self._kept(key, now)
             if isinstance(entry, _Negative):
                 self._entries.move_to_end(key)
                 return _stale_negative(entry, now, ttl, name)
         if rtype is not None:
-            key = (name, rtype, rclass)
+            key = (owner, rtype, rclass)
             entry = self._kept(key, now)
             if isinstance(entry, _Negative):
                 self._entries.move_to_end(key)
@@ -613,7 +638,7 @@ class Cache:
         """(seconds left, seconds its TTL was) of the live entry at (name, rtype),
         positive or negative (`rtype=None`: the name's NXDOMAIN); None if there is
         none. Counts nothing and moves nothing, for deciding to prefetch it."""
-        key = (name, _NXDOMAIN if rtype is None else rtype, rclass)
+        key = (name.canonical_wire(), _NXDOMAIN if rtype is None else rtype, rclass)
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -647,15 +672,16 @@ class Cache:
         entry = self._live(key, now)
         return entry is None or rank >= entry.rank
 
-    def _clear_nxdomains(self, name: Name, rclass: RRClass, rank: Rank, now: float) -> bool:
-        """Drop the NXDOMAINs at `name` and above that data at `name` contradicts.
+    def _clear_nxdomains(self, owner: bytes, rclass: RRClass, rank: Rank, now: float) -> bool:
+        """Drop the NXDOMAINs at `owner` (a canonical wire form) and above that
+        data at `owner` contradicts.
 
         Changes nothing and returns False if one of them outranks `rank`.
         """
         if not self._nxdomains:
             return True
         found = []
-        for ancestor in _self_and_ancestors(name):
+        for ancestor in _self_and_ancestors(owner):
             key = (ancestor, _NXDOMAIN, rclass)
             entry = self._live(key, now)
             if entry is not None:

@@ -304,7 +304,7 @@ class SharingCache(Cache):
         )
         if stored and not self._quiet and self.share is not None:
             first = records[0]
-            self._share((first.name, first.rtype, first.rclass), now)
+            self._share(first.name, first.rtype, first.rclass, now)
         return stored
 
     def put_negative(
@@ -325,12 +325,12 @@ class SharingCache(Cache):
         )
         if stored and not self._quiet and self.share is not None:
             type_key = _NXDOMAIN if kind is NegativeKind.NXDOMAIN or rtype is None else rtype
-            self._share((name, type_key, rclass), now)
+            self._share(name, type_key, rclass, now)
         return stored
 
-    def _share(self, key: tuple[Name, int, int], now: float) -> None:
+    def _share(self, name: Name, type_key: int, rclass: RRClass, now: float) -> None:
         assert self.share is not None
-        entry = self._entries.get(key)
+        entry = self._entries.get((name.canonical_wire(), type_key, rclass))
         if entry is None:
             return
         ttl = _remaining(entry.expires, now)
