@@ -689,3 +689,28 @@ def test_an_nxdomain_answers_below_it_across_case_and_only_at_label_boundaries()
 
 
 A_RDATA = rdata_from_text("A", "192.0.2.7")
+
+
+def test_closest_above_finds_the_deepest_ancestor_not_the_name_and_minds_the_rank() -> None:
+    cache = Cache()
+    dname = lambda owner, target: rec(f"{owner} 300 IN DNAME {target}")  # noqa: E731
+    cache.put_rrset([dname("example", "example.net.")], Rank.AUTH_ANSWER, 0.0)
+    cache.put_rrset([dname("sub.example", "sub.example.org.")], Rank.AUTH_ANSWER, 0.0)
+    cache.put_rrset([dname("glue.sub.example", "x.")], Rank.ADDITIONAL, 0.0)
+    found = cache.closest_above(
+        n("a.glue.sub.example"), RRType.DNAME, RRClass.IN, 1.0, min_rank=Rank.ANSWER
+    )
+    assert found is not None and found.name == n("sub.example")  # the glue ranks too low
+    assert found.ttl == 299
+    at = cache.closest_above(n("sub.example"), RRType.DNAME, RRClass.IN, 1.0, min_rank=Rank.ANSWER)
+    assert at is not None and at.name == n("example")  # not the name itself
+    assert (
+        cache.closest_above(n("example"), RRType.DNAME, RRClass.IN, 1.0, min_rank=Rank.ANSWER)
+        is None
+    )
+    assert (
+        cache.closest_above(
+            n("a.sub.example"), RRType.DNAME, RRClass.IN, 301.0, min_rank=Rank.ANSWER
+        )
+        is None
+    )

@@ -499,6 +499,24 @@ class Cache:
                 return entry.view(_remaining(entry.expires, now))
         return None
 
+    def closest_above(
+        self, name: Name, rtype: RRType, rclass: RRClass, now: float, *, min_rank: Rank
+    ) -> CachedRRset | None:
+        """The unexpired RRset of `rtype` and at least `min_rank` at the deepest
+        ancestor of `name` (not `name` itself) that has one: a DNAME above a name.
+
+        A walk, like `closest_delegation`: only what it finds counts, as a hit."""
+        ancestors = _self_and_ancestors(name.canonical_wire())
+        next(ancestors)
+        for ancestor in ancestors:
+            key = (ancestor, rtype, rclass)
+            entry = self._live(key, now)
+            if isinstance(entry, _Positive) and entry.rank >= min_rank:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry.view(_remaining(entry.expires, now))
+        return None
+
     # -- negative answers ----------------------------------------------------------
 
     def put_negative(

@@ -323,23 +323,20 @@ def _from_cached_dname(
 ) -> Record | None:
     """The CNAME a cached DNAME above `current` implies (RFC 6672 section 3.4), with
     the DNAME put on the chain before it; None if no DNAME above is cached."""
-    cache, now = ctx.cache, ctx.clock()
-    name = current
-    while not name.is_root():
-        name = name.parent()
-        found = cache.get_rrset(name, RRType.DNAME, qclass, now, min_rank=Rank.ANSWER)
-        if found is None:
-            continue
-        dname = found.records[0]
-        cname = synthesise_from_dname(dname, current)
-        if cname is None:
-            return None
-        work.event("cache", name, RRType.DNAME, outcome=f"DNAME to {cname.rdata}")
-        if dname not in chain:
-            chain.append(dname)
-            sigs.extend(found.rrsigs)
-        return cname
-    return None
+    found = ctx.cache.closest_above(
+        current, RRType.DNAME, qclass, ctx.clock(), min_rank=Rank.ANSWER
+    )
+    if found is None:
+        return None
+    dname = found.records[0]
+    cname = synthesise_from_dname(dname, current)
+    if cname is None:
+        return None
+    work.event("cache", dname.name, RRType.DNAME, outcome=f"DNAME to {cname.rdata}")
+    if dname not in chain:
+        chain.append(dname)
+        sigs.extend(found.rrsigs)
+    return cname
 
 
 def _any_from_cache(
