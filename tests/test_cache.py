@@ -693,7 +693,10 @@ A_RDATA = rdata_from_text("A", "192.0.2.7")
 
 def test_closest_above_finds_the_deepest_ancestor_not_the_name_and_minds_the_rank() -> None:
     cache = Cache()
-    dname = lambda owner, target: rec(f"{owner} 300 IN DNAME {target}")  # noqa: E731
+
+    def dname(owner: str, target: str) -> Record:
+        return rec(f"{owner} 300 IN DNAME {target}")
+
     cache.put_rrset([dname("example", "example.net.")], Rank.AUTH_ANSWER, 0.0)
     cache.put_rrset([dname("sub.example", "sub.example.org.")], Rank.AUTH_ANSWER, 0.0)
     cache.put_rrset([dname("glue.sub.example", "x.")], Rank.ADDITIONAL, 0.0)
