@@ -490,7 +490,10 @@ class Resolver:
         return referral_from_cache(self._context, name)
 
     def _work(self, trace: list[TraceEvent] | None, cd: bool = False) -> Work:
-        return Work(self.settings, trio.current_time(), trio.current_time, trace, cd=cd)
+        # The run's clock itself, not trio.current_time, which looks it up again
+        # on every call: a resolution reads the time a dozen times.
+        monotonic = trio.lowlevel.current_clock().current_time
+        return Work(self.settings, monotonic(), monotonic, trace, cd=cd)
 
     async def _resolve_with_deadline(
         self, qname: Name, qtype: RRType, qclass: RRClass, trace: bool, cd: bool = False
@@ -714,11 +717,13 @@ class Resolver:
         servers = self.servers
         flags = Flag.RD if step.forward else _NO_FLAGS
 
+        monotonic = work.monotonic
+
         async def attempt(address: Address) -> Classification:
             work.spend_query()
             self.stats.upstream_queries += 1
             query = Message.make_query(qname, qtype, step.qclass, flags=flags, edns=self._edns)
-            started = trio.current_time()
+            started = monotonic()
             timeout = servers.timeout(address)
             reply: Message | None = None
             try:
@@ -730,7 +735,7 @@ class Resolver:
                 # Another server won the race. Silence for this long is still
                 # evidence: without it, a dead server keeps its "never tried"
                 # estimate and stays first in line.
-                waited = trio.current_time() - started
+                waited = monotonic() - started
                 servers.record_unanswered(address, waited)
                 _trace_query(
                     work, step, address, f"cancelled, no reply after {waited * 1000:.0f} ms", None
@@ -738,26 +743,26 @@ class Resolver:
                 raise
             except (DNSError, OSError) as exc:
                 self.stats.failures += 1
-                servers.record_failure(address, trio.current_time())
+                servers.record_failure(address, monotonic())
                 _trace_query(work, step, address, f"error: {exc}", None)
                 raise
             if reply is None:
                 self.stats.timeouts += 1
-                servers.record_timeout(address, trio.current_time())
+                servers.record_timeout(address, monotonic())
                 _trace_query(work, step, address, f"timeout after {timeout:.2f} s", None)
                 raise trio.TooSlowError
-            rtt = trio.current_time() - started
+            rtt = monotonic() - started
             result = step.judge(reply)
             if work.trace is not None:  # describing costs more than the rest of this step
                 _trace_query(work, step, address, describe(result), rtt)
             if result.outcome == Outcome.LAME:
                 self.stats.lame_replies += 1
                 servers.mark_lame(address, zone_key)
-                servers.record_failure(address, trio.current_time())
+                servers.record_failure(address, monotonic())
                 raise _Unusable(f"{address[0]} is lame for {zone}: {result.reason}")
             if result.outcome == Outcome.SERVER_ERROR:
                 self.stats.server_errors += 1
-                servers.record_failure(address, trio.current_time())
+                servers.record_failure(address, monotonic())
                 ede = reply.edns.option(ExtendedError) if reply.edns and step.forward else None
                 raise _Unusable(f"{address[0]}: {result.reason}", ede)
             servers.record_success(address, rtt)
