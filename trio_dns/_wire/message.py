@@ -117,11 +117,16 @@ def _rcode(value: int) -> Rcode:
     return member if member is not None else Rcode(value)  # type: ignore[return-value]
 
 
-def _read_records(reader: WireReader, count: int, section: str) -> tuple[Record, ...]:
+def _read_records(
+    reader: WireReader, count: int, section: str, opt: list[tuple[Edns, int]] | None = None
+) -> tuple[Record, ...]:
+    """The section's records. An OPT record is an error, unless `opt` is given (the
+    additional section): then its Edns and extended rcode bits go there."""
     records = []
     data = reader.data
     unpack = _RR_FIXED.unpack_from
     for _ in range(count):
+        start = reader.pos
         name = reader.name()
         pos = reader.pos
         if pos + 10 > reader.end:
@@ -129,7 +134,14 @@ def _read_records(reader: WireReader, count: int, section: str) -> tuple[Record,
         rtype, rclass, ttl, rdlength = unpack(data, pos)
         reader.pos = pos + 10
         if rtype == 41:
-            raise MalformedMessage(f"OPT record in the {section} section", pos)
+            if opt is None:
+                raise MalformedMessage(f"OPT record in the {section} section", pos)
+            if opt:
+                raise MalformedMessage("more than one OPT record", start)
+            if not name.is_root():
+                raise MalformedMessage("OPT record not owned by the root", start)
+            opt.append(Edns.from_opt_untrusted(rclass, ttl, reader, rdlength))
+            continue
         if ttl > 0x7FFFFFFF:
             ttl = 0  # RFC 2181 section 8: a TTL with the top bit set means zero
         elif ttl > 256:
@@ -340,28 +352,12 @@ class Message:
 
 
 def _read_additional(reader: WireReader, count: int) -> tuple[tuple[Record, ...], Edns | None, int]:
-    records: list[Record] = []
-    edns = None
-    ext_rcode = 0
-    data = reader.data
-    for _ in range(count):
-        start = reader.pos
-        name = reader.name()
-        pos = reader.pos
-        if pos + 10 > reader.end:
-            raise MalformedMessage("additional record cut short", pos)
-        rtype, rclass, ttl, rdlength = _RR_FIXED.unpack_from(data, pos)
-        if rtype != 41:
-            reader.pos = start
-            records.extend(_read_records(reader, 1, "additional"))
-            continue
-        if edns is not None:
-            raise MalformedMessage("more than one OPT record", start)
-        if not name.is_root():
-            raise MalformedMessage("OPT record not owned by the root", start)
-        reader.pos = pos + 10
-        edns, ext_rcode = Edns.from_opt_untrusted(rclass, ttl, reader, rdlength)
-    return tuple(records), edns, ext_rcode
+    opt: list[tuple[Edns, int]] = []
+    records = _read_records(reader, count, "additional", opt)
+    if not opt:
+        return records, None, 0
+    edns, ext_rcode = opt[0]
+    return records, edns, ext_rcode
 
 
 def _write_section(
