@@ -6,7 +6,20 @@ import attrs
 import pytest
 import trio
 
-from trio_dns import NS, A, DNSError, EdeCode, Flag, Message, Name, Rcode, Record, RRClass, RRType
+from trio_dns import (
+    NS,
+    A,
+    DNSError,
+    EdeCode,
+    Flag,
+    Message,
+    Name,
+    Rcode,
+    Record,
+    ResolutionTimeout,
+    RRClass,
+    RRType,
+)
 from trio_dns._decisions.cache import Cache
 from trio_dns._decisions.iteration import Iteration
 from trio_dns._network.resolver import Resolver, ResolverSettings
@@ -254,6 +267,29 @@ async def test_deadline_bounds_a_hopeless_question(autojump_clock: trio.abc.Cloc
     assert answer.error is not None
     assert answer.error.info_code == EdeCode.NO_REACHABLE_AUTHORITY
     assert trio.current_time() - start <= 4.0 + 1e-9
+
+
+async def test_the_deadline_cuts_the_last_query_short_and_blames_no_server(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # Servers slower than the question may wait: the query under way when the
+    # deadline comes ends then, as a timed-out answer, not as a server timeout.
+    sandbox, resolver = make(ResolverSettings(deadline=1.5))
+    for host in ("192.0.2.10", "192.0.2.11"):
+        server_of(sandbox, host).set_behaviour(Behaviour(latency=30.0))
+    start = trio.current_time()
+    answer = await resolver.resolve("www.example.com", "A")
+    assert trio.current_time() - start == pytest.approx(1.5)
+    assert answer.timed_out and answer.rcode == Rcode.SERVFAIL
+    assert answer.error is not None
+    assert answer.error.info_code == EdeCode.NO_REACHABLE_AUTHORITY
+    assert answer.error.extra_text == "no answer within the 1.5 s deadline"
+    timeouts = resolver.stats.timeouts
+    asked = resolver.stats.upstream_queries
+    # Every query but those the deadline cut short timed out on its own.
+    assert 0 < timeouts < asked
+    with pytest.raises(ResolutionTimeout):
+        answer.raise_for_status()
 
 
 async def test_query_budget(autojump_clock: trio.abc.Clock) -> None:

@@ -27,6 +27,7 @@ is already known); `now` comes from the clocks the resolver is given.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Sequence
 from typing import Protocol
 
@@ -90,6 +91,10 @@ class OutOfBudget(DNSError):
         self.code = code
         self.text = text
         super().__init__(text)
+
+
+class DeadlinePassed(OutOfBudget):
+    """The question's deadline came before its answer."""
 
 
 class NoServers(DNSError):
@@ -316,6 +321,10 @@ class Work:
     # server that forges or mangles signatures is one bad server, not a bad zone.
     answered: set[Address] = attrs.Factory(set)
     avoid: frozenset[Address] = frozenset()
+    # When the question must be answered by, on `monotonic`'s clock. Every wait of
+    # a resolution is an upstream query, which ends by then at the latest: so the
+    # deadline needs no cancel scope of its own around the whole resolution.
+    deadline: float = math.inf
 
     def spend_query(self) -> None:
         self.queries += 1
@@ -329,6 +338,14 @@ class Work:
         """Raise the limit that was hit, if one was."""
         if self.exhausted is not None:
             raise self.exhausted
+
+    def out_of_time(self, deadline: float) -> DeadlinePassed:
+        """The deadline passed (`deadline` seconds, as the settings say): recorded,
+        so that `check()` raises it from now on, and returned."""
+        self.exhausted = DeadlinePassed(
+            EdeCode.NO_REACHABLE_AUTHORITY, f"no answer within the {deadline:g} s deadline"
+        )
+        return self.exhausted
 
     def note(self, event: TraceEvent) -> None:
         if self.trace is not None:
