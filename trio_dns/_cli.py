@@ -26,6 +26,7 @@ import trio
 
 from . import __version__
 from ._address import Address, normalize_address
+from ._control import add_control, positive_seconds
 from ._decisions.resolv_conf import SystemConfig
 from ._errors import DNSError, InvalidName, UnknownType
 from ._network.stub import StubResolver
@@ -50,16 +51,6 @@ def _port(text: str) -> int:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(f"invalid port {text!r} (must be 1 to 65535)")
     return port
-
-
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"invalid timeout {text!r} (must be positive seconds)")
-    return seconds
 
 
 def _attempts(text: str) -> int:
@@ -130,7 +121,7 @@ def _add_query(subparsers: _Subparsers) -> None:
     parser.add_argument("--norecurse", dest="recurse", action="store_false", help=argparse.SUPPRESS)
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=positive_seconds,
         default=5.0,
         metavar="S",
         help="seconds to wait for each attempt (default 5)",
@@ -797,9 +788,7 @@ async def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _add_control(subparsers: _Subparsers) -> None:
-    from ._control import add_control  # the client's module: see there
-
-    add_control(subparsers)
+    add_control(subparsers)  # the client's module: see there
 
 
 # -- the command --------------------------------------------------------------------

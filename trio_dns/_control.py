@@ -65,7 +65,7 @@ def add_control(subparsers: _Subparsers) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=positive_seconds,
         default=60.0,
         metavar="S",
         help="seconds to wait for the reply (default 60)",
@@ -73,7 +73,8 @@ def add_control(subparsers: _Subparsers) -> None:
     parser.set_defaults(run=_run_control)
 
 
-def _seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
+    """A positive number of seconds: an argparse type, `trio-dns query`'s too."""
     try:
         seconds = float(text)
     except ValueError:
