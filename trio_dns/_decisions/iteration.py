@@ -339,11 +339,12 @@ class Work:
         if self.exhausted is not None:
             raise self.exhausted
 
-    def out_of_time(self, deadline: float) -> DeadlinePassed:
-        """The deadline passed (`deadline` seconds, as the settings say): recorded,
-        so that `check()` raises it from now on, and returned."""
+    def out_of_time(self) -> DeadlinePassed:
+        """The deadline passed: recorded, so that `check()` raises it from now on,
+        and returned."""
+        seconds = self.deadline - self.started
         self.exhausted = DeadlinePassed(
-            EdeCode.NO_REACHABLE_AUTHORITY, f"no answer within the {deadline:g} s deadline"
+            EdeCode.NO_REACHABLE_AUTHORITY, f"no answer within the {seconds:g} s deadline"
         )
         return self.exhausted
 

@@ -565,8 +565,8 @@ class Resolver:
     ) -> tuple[Answer, Answer]:
         """The answer to give, and the one it was made from (before validation)."""
         # No cancel scope for the deadline: every upstream query's own ends by
-        # then (work.deadline), and one scope fewer per question is a few percent
-        # of a cold query. DeadlinePassed says it came; _guarded makes the SERVFAIL.
+        # then (work.deadline), which saves entering and leaving one scope per
+        # question. DeadlinePassed says it came; _guarded makes the SERVFAIL.
         answer = await self._guarded(
             self._resolve_name(qname, qtype, qclass, work, ()), qname, qtype, qclass
         )
@@ -753,7 +753,7 @@ class Resolver:
                 _trace_query(
                     work, step, address, f"deadline, no reply after {waited * 1000:.0f} ms", None
                 )
-                raise work.out_of_time(self.settings.deadline)
+                raise work.out_of_time()
             if reply is None:
                 self.stats.timeouts += 1
                 servers.record_timeout(address, monotonic())
