@@ -55,7 +55,7 @@ import attrs
 from .._trust import NegativeKind, Rank, Validation
 from .._wire.enums import RRClass, RRType
 from .._wire.message import Record
-from .._wire.name import Name
+from .._wire.name import Name, wire_at_or_below
 from .._wire.rdtypes.soa import SOA
 
 
@@ -164,18 +164,6 @@ def _self_and_ancestors(owner: bytes) -> Iterator[bytes]:
         yield owner[pos:]
 
 
-def _at_or_below(owner: bytes, zone: bytes) -> bool:
-    """Whether the name `owner` is `zone` or below it (both canonical wire forms)."""
-    skip = len(owner) - len(zone)
-    if skip < 0 or not owner.endswith(zone):
-        return False
-    # The tail matching is not enough: it must start on a label boundary.
-    pos = 0
-    while pos < skip:
-        pos += owner[pos] + 1
-    return pos == skip
-
-
 @attrs.define(eq=False)
 class _Positive:
     records: tuple[Record, ...]
@@ -273,7 +261,7 @@ class Cache:
     stale_retention: int = attrs.field(default=0, init=False)
 
     # Counters. A lookup is one get_rrset or get_negative call; closest_delegation
-    # is a walk, not a lookup, and counts nothing.
+    # and closest_above are walks, not lookups, and count nothing.
     hits: int = attrs.field(default=0, init=False)
     misses: int = attrs.field(default=0, init=False)
     negative_hits: int = attrs.field(default=0, init=False)  # the hits of get_negative
@@ -352,7 +340,9 @@ class Cache:
         """Forget every entry at `name` and below it (a zone, and whatever was
         cached from the zones it delegates to). How many entries went."""
         zone = name.canonical_wire()
-        doomed = [key for key in self._entries if key[2] == rclass and _at_or_below(key[0], zone)]
+        doomed = [
+            key for key in self._entries if key[2] == rclass and wire_at_or_below(key[0], zone)
+        ]
         for key in doomed:
             self._drop(key)
         return len(doomed)
@@ -491,29 +481,28 @@ class Cache:
 
         That is the zone cut where iterative resolution of `name` can start.
         """
-        for ancestor in _self_and_ancestors(name.canonical_wire()):
-            key = (ancestor, RRType.NS, rclass)
-            entry = self._live(key, now)
-            if isinstance(entry, _Positive):
-                self._entries.move_to_end(key)
-                return entry.view(_remaining(entry.expires, now))
-        return None
+        ancestors = _self_and_ancestors(name.canonical_wire())
+        return self._closest(ancestors, RRType.NS, rclass, now, Rank.ADDITIONAL)
 
     def closest_above(
         self, name: Name, rtype: RRType, rclass: RRClass, now: float, *, min_rank: Rank
     ) -> CachedRRset | None:
         """The unexpired RRset of `rtype` and at least `min_rank` at the deepest
         ancestor of `name` (not `name` itself) that has one: a DNAME above a name.
-
-        A walk, like `closest_delegation`: only what it finds counts, as a hit."""
+        A walk, like `closest_delegation`."""
         ancestors = _self_and_ancestors(name.canonical_wire())
         next(ancestors)
-        for ancestor in ancestors:
-            key = (ancestor, rtype, rclass)
+        return self._closest(ancestors, rtype, rclass, now, min_rank)
+
+    def _closest(
+        self, owners: Iterator[bytes], rtype: RRType, rclass: RRClass, now: float, min_rank: Rank
+    ) -> CachedRRset | None:
+        # A walk, not a lookup: it counts no hit and no miss.
+        for owner in owners:
+            key = (owner, rtype, rclass)
             entry = self._live(key, now)
             if isinstance(entry, _Positive) and entry.rank >= min_rank:
                 self._entries.move_to_end(key)
-                self.hits += 1
                 return entry.view(_remaining(entry.expires, now))
         return None
 

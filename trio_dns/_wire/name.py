@@ -56,6 +56,20 @@ def _lowered(wire: bytes) -> bytes:
     return wire if key == wire else key
 
 
+def wire_at_or_below(name: bytes, zone: bytes) -> bool:
+    """Whether the name whose canonical wire form is `name` is the name `zone` (in
+    the same form) or below it."""
+    skip = len(name) - len(zone)
+    if skip < 0 or not name.endswith(zone):
+        return False
+    # The tail matching is not enough: a label may contain bytes that look like a
+    # length octet. The match must start on a label boundary.
+    pos = 0
+    while pos < skip:
+        pos += name[pos] + 1
+    return pos == skip
+
+
 def _encode(labels: tuple[bytes, ...]) -> bytes:
     return b"".join([bytes((len(label),)) + label for label in labels]) + b"\0"
 
@@ -263,14 +277,7 @@ class Name:
 
     def is_subdomain(self, other: Name) -> bool:
         """True if self is `other` or lies below it, compared label by label."""
-        skip = len(self.labels) - len(other.labels)
-        if skip < 0 or not self._key.endswith(other._key):
-            return False
-        # The key's tail matching is not enough: a label may contain bytes that look
-        # like a length octet. Require the match to start on a label boundary.
-        return sum(len(label) + 1 for label in self.labels[:skip]) == len(self._key) - len(
-            other._key
-        )
+        return wire_at_or_below(self._key, other._key)
 
     def parent(self) -> Name:
         if not self.labels:
