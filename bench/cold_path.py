@@ -12,7 +12,11 @@ query, parse the upstream reply, and encode the answer. The ratio says how much
 everything else adds: the cache, server selection, classification, and Trio's
 tasks and cancel scopes.
 
-    .venv/bin/python bench/cold_path.py [--queries 20000]
+    .venv/bin/python bench/cold_path.py [--queries 20000] [--wire-only]
+
+`--wire-only` runs the baseline alone and prints its figure as one number (µs
+per query): bench/serve.py runs it beside the floor, on the same CPU, to say in
+the same run how much of the floor's cost the unavoidable DNS work is.
 
 This machine's speed drifts by tens of percent over minutes. To see a change
 of a few percent, count instructions instead. Run this under `valgrind
@@ -184,11 +188,15 @@ def wire_work(count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=20_000)
+    parser.add_argument("--wire-only", action="store_true", help="the baseline alone, in µs")
     args = parser.parse_args()
     # As `trio-dns serve` runs: see _cli._tune_garbage_collector.
     gc.freeze()
     gc.set_threshold(20_000, *gc.get_threshold()[1:])
     baseline = wire_work(args.queries)
+    if args.wire_only:
+        print(f"{baseline * 1e6:.1f}")
+        return
     cold = trio.run(cold_path, args.queries)
     print(f"{'wire work alone (baseline)':32}{baseline * 1e6:10.1f} µs per query")
     print(f"{'cold path, server and resolver':32}{cold * 1e6:10.1f} µs per query")

@@ -26,7 +26,11 @@ message or encoded-reply cache's share, allocator slack). --memory 0 skips it.
 A third column, "floor", is bench/trio_floor.py run through the cold test: a
 Trio relay with trio-dns's shape (a task, a cancel scope and a fresh socket per
 query) that does no DNS work at all. Its ratio to Unbound is the most any
-resolver built this way could reach on this machine.
+resolver built this way could reach on this machine. Beside it, on the same CPU,
+runs bench/cold_path.py's baseline: the parsing and encoding a cold query needs
+(the client's query, the upstream query, the reply, the answer), with trio-dns's
+own wire code and no sockets. Its cost over the floor's is printed last: no
+resolver on this wire code can cost less than 1 + that times the floor.
 
 `--workers` compares trio-dns with itself instead: one process (pinned to CPU 1,
 dnsperf on CPU 0, as above) against `--workers 2` on this 2-core machine, where
@@ -400,6 +404,17 @@ def main() -> None:
             results[name] = measure(
                 name, command(work, hints), work, args.duration, args.cold, args.repeat
             )
+        if "floor" in results:
+            # The DNS work no resolver can skip, with trio-dns's own code, on the
+            # floor's CPU and in the same run: how much of the target it takes.
+            baseline = [str(Path(__file__).with_name("cold_path.py")), "--wire-only"]
+            out = subprocess.run(
+                ["taskset", "-c", "1", sys.executable, *baseline, "--queries", "20000"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            results["floor"]["wire_us"] = float(out.split()[-1])
         if args.memory and not args.workers:
             for name, command in (("unbound", unbound_command), ("trio-dns", trio_dns_command)):
                 if name in results:
@@ -450,6 +465,11 @@ def main() -> None:
             if key in trio_dns and key in floor:
                 ratio = trio_dns[key] / floor[key]
                 print(f"cold recursion, trio-dns / floor: {label:15}{ratio:8.2f}  (target <= 3)")
+    if "cold_cpu_us" in floor and "wire_us" in floor:
+        # Parsing and encoding alone, before any decision: 1 + this is the least
+        # trio-dns / floor could be with this wire code.
+        share = floor["wire_us"] / floor["cold_cpu_us"]
+        print(f"cold recursion, wire work alone / floor: CPU per query{share:8.2f}")
 
 
 if __name__ == "__main__":
