@@ -629,6 +629,7 @@ def test_random_use_never_serves_stale_data(
         # The bookkeeping agrees with what is stored (private, but an invariant).
         assert cache.size_bytes == sum(entry.size for entry in cache._entries.values())
         assert cache._nxdomains == sum(1 for key in cache._entries if key[1] < 0)
+        assert cache._dnames == sum(1 for key in cache._entries if key[1] == RRType.DNAME)
 
 
 # -- a wildcard expansion's proof, kept with its RRset --------------------------------
@@ -717,3 +718,38 @@ def test_closest_above_finds_the_deepest_ancestor_not_the_name_and_minds_the_ran
         )
         is None
     )
+
+
+def test_a_dname_is_found_above_a_name_however_often_dnames_come_and_go() -> None:
+    # The walk for a DNAME is skipped while none is cached: the count behind that
+    # must follow every way an entry arrives and leaves.
+    cache = Cache(max_entries=2)
+    dname = rec("example 300 IN DNAME example.net.")
+
+    def found() -> bool:
+        above = cache.closest_above(
+            n("www.example"), RRType.DNAME, RRClass.IN, 1.0, min_rank=Rank.ANSWER
+        )
+        return above is not None and [r.rdata for r in above.records] == [dname.rdata]
+
+    assert not found()
+    cache.put_rrset([dname], Rank.AUTH_ANSWER, 0.0)
+    assert found()
+    cache.put_rrset([dname], Rank.AUTH_ANSWER, 0.0)  # stored again: still one
+    cache.put_rrset([rec("a.test 300 IN A 192.0.2.1")], Rank.AUTH_ANSWER, 0.0)
+    cache.put_rrset([rec("b.test 300 IN A 192.0.2.2")], Rank.AUTH_ANSWER, 0.0)
+    assert not found()  # evicted, least recently used
+    cache.put_rrset([dname], Rank.AUTH_ANSWER, 0.0)
+    assert found()
+    assert cache.remove(n("example"), RRType.DNAME)
+    assert not found()
+    cache.put_rrset([dname], Rank.AUTH_ANSWER, 0.0)
+    cache.flush()
+    assert not found()
+    cache.put_rrset([dname], Rank.AUTH_ANSWER, 0.0)
+    assert found()
+    assert not cache.closest_above(
+        n("www.example"), RRType.DNAME, RRClass.IN, 301.0, min_rank=Rank.ANSWER
+    )  # expired
+    cache.put_rrset([dname], Rank.AUTH_ANSWER, 301.0)  # the expired entry replaced
+    assert cache._dnames == 1

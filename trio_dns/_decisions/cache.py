@@ -273,6 +273,9 @@ class Cache:
     _entries: OrderedDict[_Key, _Entry] = attrs.field(init=False, factory=OrderedDict)
     _bytes: int = attrs.field(default=0, init=False)
     _nxdomains: int = attrs.field(default=0, init=False)
+    # How many DNAME RRsets are here: with none (the usual case), no name needs
+    # the walk up its ancestors that looks for one.
+    _dnames: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
         if self.max_ttl < self.min_ttl:
@@ -306,6 +309,7 @@ class Cache:
         self._entries.clear()
         self._bytes = 0
         self._nxdomains = 0
+        self._dnames = 0
 
     def remove(self, name: Name, rtype: RRType | None, rclass: RRClass = RRClass.IN) -> bool:
         """Forget the entry for (name, rtype, rclass), positive or negative.
@@ -437,9 +441,17 @@ class Cache:
         for record in records:
             by_rdata.setdefault(record.rdata.to_bytes(), record)
         unique = tuple(by_rdata.values())
+        # _records_size's sum, from the rdata encoded once already; the records
+        # share one owner.
         size = (
-            ENTRY_OVERHEAD + _records_size(unique) + _records_size(signatures) + _records_size(kept)
+            ENTRY_OVERHEAD
+            + len(unique) * (len(first.name.to_wire()) + _FIXED + RECORD_OVERHEAD)
+            + sum(len(rdata) for rdata in by_rdata)
         )
+        if signatures:
+            size += _records_size(signatures)
+        if kept:
+            size += _records_size(kept)
         if size > self.max_bytes:
             return False
         if not self._may_replace(key, rank, now) or not self._clear_nxdomains(
@@ -490,6 +502,8 @@ class Cache:
         """The unexpired RRset of `rtype` and at least `min_rank` at the deepest
         ancestor of `name` (not `name` itself) that has one: a DNAME above a name.
         A walk, like `closest_delegation`."""
+        if rtype == RRType.DNAME and not self._dnames:
+            return None
         ancestors = _self_and_ancestors(name.canonical_wire())
         next(ancestors)
         return self._closest(ancestors, rtype, rclass, now, min_rank)
@@ -498,8 +512,11 @@ class Cache:
         self, owners: Iterator[bytes], rtype: RRType, rclass: RRClass, now: float, min_rank: Rank
     ) -> CachedRRset | None:
         # A walk, not a lookup: it counts no hit and no miss.
+        entries = self._entries
         for owner in owners:
             key = (owner, rtype, rclass)
+            if key not in entries:
+                continue  # most steps of a walk: nothing to check the expiry of
             entry = self._live(key, now)
             if isinstance(entry, _Positive) and entry.rank >= min_rank:
                 self._entries.move_to_end(key)
@@ -708,6 +725,8 @@ class Cache:
         self._bytes += entry.size
         if key[1] == _NXDOMAIN:
             self._nxdomains += 1
+        elif key[1] == RRType.DNAME:
+            self._dnames += 1
         self.inserts += 1
         # The new entry is last and fits alone, so eviction stops before reaching it.
         while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
@@ -722,3 +741,5 @@ class Cache:
         self._bytes -= entry.size
         if key[1] == _NXDOMAIN:
             self._nxdomains -= 1
+        elif key[1] == RRType.DNAME:
+            self._dnames -= 1
