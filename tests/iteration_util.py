@@ -190,7 +190,6 @@ def setup(
         hint_addresses,
         tuple(r for r in hints if isinstance(r.rdata, A | AAAA)),
         clock,
-        monotonic,
     )
     made = Setup(context, clock, monotonic)
     if primed:

@@ -37,11 +37,13 @@ from tests.iteration_util import (
     setup,
     texts,
 )
+from trio_dns._address import Address
 from trio_dns._decisions.authority import Zone
 from trio_dns._decisions.iteration import (
     MAX_MINIMISE_COUNT,
     Addresses,
     Ask,
+    Context,
     Failed,
     Iteration,
     NoServers,
@@ -53,11 +55,12 @@ from trio_dns._decisions.iteration import (
     Unreachable,
     Work,
 )
+from trio_dns._decisions.local_zones import default_zones
 from trio_dns._decisions.recursion import Outcome
 from trio_dns._network.resolver import ResolverSettings
 from trio_dns._trust import NegativeKind, Rank
 from trio_dns._wire.enums import EdeCode, Rcode, RRClass, RRType
-from trio_dns._wire.name import ROOT
+from trio_dns._wire.name import ROOT, Name
 
 IN = RRClass.IN
 A = RRType.A
@@ -967,3 +970,67 @@ def test_importing_the_decisions_through_the_package_imports_no_trio() -> None:
     code = "import sys, trio_dns._decisions.iteration, trio_dns._decisions.cache_path\nprint('trio' in sys.modules)\n"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
+
+
+# -- forwarded and local zones: found by walking up a name, not by a scan ---------------
+
+
+LAB_ZONE = """$TTL 300
+@ SOA ns hostmaster 1 3600 600 86400 300
+@ NS ns
+ns A 192.0.2.60
+"""
+
+
+def _scanned_upstreams(ctx: Context, qname: Name) -> tuple[Name, tuple[Address, ...]] | None:
+    # The plain reading of upstreams_for's rule, zone by zone.
+    best = None
+    for zone, addresses in ctx.settings.forward_zones:
+        if qname.is_subdomain(zone) and (best is None or len(zone) > len(best[0])):
+            best = (zone, addresses)
+    depth = -1 if best is None else len(best[0])
+    if any(len(z.origin) > depth and qname.is_subdomain(z.origin) for z in ctx.local_zones):
+        return None
+    if best is not None:
+        return best
+    return (ROOT, ctx.settings.forwarders) if ctx.settings.forwarders else None
+
+
+def test_forwarded_and_local_zones_are_found_as_a_scan_of_every_zone_would_find_them() -> None:
+    forward = (
+        (n("corp.example"), (("192.0.2.53", 53),)),
+        (n("10.in-addr.arpa"), (("192.0.2.54", 53),)),  # inside a default local zone's tree
+        (n("deep.lab.corp.example"), (("192.0.2.55", 53),)),
+    )
+    zones = (*default_zones(public_root=True), Zone.from_text(LAB_ZONE, "lab.corp.example."))
+    s = setup(ResolverSettings(forward_zones=forward), local_zones=zones)
+    ctx = s.context
+    names = [
+        "www.example.com",
+        "corp.example",
+        "a.corp.example",
+        "lab.corp.example",
+        "x.lab.corp.example",
+        "deep.lab.corp.example",
+        "y.deep.lab.corp.example",
+        "localhost",
+        "a.b.localhost",
+        "1.0.0.127.in-addr.arpa",
+        "5.0.0.10.in-addr.arpa",
+        "10.in-addr.arpa",
+        "in-addr.arpa",
+        "test",
+        "foo.invalid",
+        "home.arpa",
+        "nas.home.arpa",
+        ".",
+    ]
+    for name in names:
+        assert ctx.upstreams_for(n(name)) == _scanned_upstreams(ctx, n(name)), name
+    own = [zone for zone, _ in forward] + [zone.origin for zone in zones]
+    for name in [*names, "arpa", "ip6.arpa", "example"]:
+        zone = n(name)
+        expected = tuple(x for x in own if x != zone and x.is_subdomain(zone))
+        assert ctx.exclusions(zone) == expected, name
+        assert ctx.exclusions(zone) == expected, name  # remembered, the same
+    assert len(ctx.exclusions(ROOT)) == len(own)

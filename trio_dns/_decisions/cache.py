@@ -677,7 +677,8 @@ class Cache:
         """The entry at `key` unless it has expired (then it is dropped, unless
         kept for serve-stale)."""
         entry = self._entries.get(key)
-        if entry is not None and _remaining(entry.expires, now) < 1:
+        # _remaining(...) < 1 without the call: floor(x) < 1 exactly when x < 1.
+        if entry is not None and entry.expires - now < 1:
             retention = self.stale_retention
             if not retention or now >= entry.expires + retention:
                 self._drop(key)

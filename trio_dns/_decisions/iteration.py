@@ -52,6 +52,8 @@ from .recursion import EMPTY, Classification, Outcome, classify_reply
 from .servers import ServerSelection
 
 MAX_MINIMISE_COUNT = 10  # RFC 9156 section 2.3: then stop minimising
+# The zones whose exclusions are remembered (one entry per zone asked; most are ()).
+_MAX_EXCLUSIONS_KEPT = 4096
 
 
 class Limits(Protocol):
@@ -223,13 +225,28 @@ class Context:
     hint_ns: tuple[Record, ...]
     hint_addresses: dict[Name, list[Address]]
     hint_glue: tuple[Record, ...]  # the hints' addresses as records, for RD=0 referrals
-    clock: Callable[[], float]  # wall-clock seconds: cache ages and signature validity
-    monotonic: Callable[[], float]  # for deadlines, RTTs and traces
+    # Wall-clock seconds: cache ages and signature validity. Deadlines, RTTs and
+    # traces follow each question's own monotonic clock, in its Work.
+    clock: Callable[[], float]
     stats: Stats = attrs.Factory(Stats)
     aggressive: AggressiveCache | None = None  # validated denial ranges (RFC 8198); None: off
     # Nameservers at loopback addresses, as referrals and answers name them, are
     # asked only if this is set (a simulated internet on loopback).
     query_loopback: bool = False
+    # Made from the settings and local zones once: a resolver builds a new Context
+    # when they change. With the default local zones (a hundred, on the public
+    # root) a scan of them all per hop cost more than the rest of a cold query's
+    # decisions; these make it a walk up the name, or a lookup.
+    _own_sources: tuple[Name, ...] = attrs.field(init=False)
+    _local_origins: frozenset[bytes] = attrs.field(init=False)
+    _exclusions: dict[bytes, tuple[Name, ...]] = attrs.field(init=False, factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        self._own_sources = (
+            *(forwarded for forwarded, _ in self.settings.forward_zones),
+            *(local.origin for local in self.local_zones),
+        )
+        self._local_origins = frozenset(local.origin.canonical_wire() for local in self.local_zones)
 
     def store(self, result: Classification) -> None:
         now = self.clock()
@@ -243,13 +260,16 @@ class Context:
     def exclusions(self, zone: Name) -> tuple[Name, ...]:
         """The zones below `zone` that have a source of their own (a forwarder, a
         local zone): a server of `zone` does not speak for them."""
-        if not self.settings.forward_zones and not self.local_zones:
+        if not self._own_sources:
             return ()
-        own = (
-            *(forwarded for forwarded, _ in self.settings.forward_zones),
-            *(local.origin for local in self.local_zones),
-        )
-        return tuple(x for x in own if x != zone and x.is_subdomain(zone))
+        key = zone.canonical_wire()
+        found = self._exclusions.get(key)
+        if found is None:
+            if len(self._exclusions) >= _MAX_EXCLUSIONS_KEPT:
+                self._exclusions.clear()
+            found = tuple(x for x in self._own_sources if x != zone and x.is_subdomain(zone))
+            self._exclusions[key] = found
+        return found
 
     def upstreams_for(self, qname: Name) -> tuple[Name, tuple[Address, ...]] | None:
         """The zone forwarded and its upstream resolvers, if this name is forwarded
@@ -262,11 +282,23 @@ class Context:
             if qname.is_subdomain(zone) and (best is None or len(zone) > len(best[0])):
                 best = (zone, addresses)
         depth = -1 if best is None else len(best[0])
-        if any(len(z.origin) > depth and qname.is_subdomain(z.origin) for z in self.local_zones):
+        if self._local_origins and self._in_local_zone(qname, depth):
             return None
         if best is not None:
             return best
         return (ROOT, self.settings.forwarders) if self.settings.forwarders else None
+
+    def _in_local_zone(self, qname: Name, depth: int) -> bool:
+        """Is `qname` at or below a local zone of more than `depth` labels?"""
+        # Each ancestor's key is a suffix of the name's: one set lookup a label.
+        wire = qname.canonical_wire()
+        labels, offset = len(qname), 0
+        while labels > depth:
+            if wire[offset:] in self._local_origins:
+                return True
+            offset += wire[offset] + 1
+            labels -= 1
+        return False
 
     def family_allowed(self, address: Address) -> bool:
         return self.settings.use_ipv6 if ":" in address[0] else self.settings.use_ipv4
@@ -501,7 +533,7 @@ class Iteration:
         ctx = self.context
         errors: list[tuple[object, BaseException]] = []
         for _ in range(ctx.settings.rounds):
-            candidates = ctx.servers.rank(list(upstreams), ctx.monotonic())
+            candidates = ctx.servers.rank(list(upstreams), self.work.monotonic())
             event = yield Ask(
                 zone,
                 tuple(candidates),
@@ -690,7 +722,7 @@ class Iteration:
                     addresses += event.found
             if not addresses:
                 break
-            candidates = ctx.servers.rank(addresses, ctx.monotonic())
+            candidates = ctx.servers.rank(addresses, self.work.monotonic())
             usable = [a for a in candidates if not ctx.servers.is_lame(a, zone_key)] or candidates
             if avoid:
                 usable = [a for a in usable if a not in avoid] + [a for a in usable if a in avoid]
@@ -740,7 +772,7 @@ class Iteration:
                     addresses.extend(hinted)
             if not found:
                 missing.append(name)
-        return ctx.servers.rank(addresses, ctx.monotonic()), missing
+        return ctx.servers.rank(addresses, self.work.monotonic()), missing
 
     def _glueless_wanted(
         self, names: list[Name], zone: Name, path: tuple[tuple[Name, RRType], ...]

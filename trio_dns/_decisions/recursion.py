@@ -132,19 +132,32 @@ def synthesise_from_dname(dname: Record, name: Name) -> Record | None:
 class _Bailiwick:
     """Which owner names a reply from a server of `zone` may speak for."""
 
-    __slots__ = ("exclude", "zone")
+    __slots__ = ("_zone_size", "exclude", "zone")
 
     def __init__(self, zone: Name, exclude: Sequence[Name]) -> None:
         self.zone = zone
+        self._zone_size = len(zone.canonical_wire())
         # Only the zones strictly below `zone` matter; the rest are outside anyway.
+        # Kept as canonical wire forms, so that a name is checked by walking up
+        # it (one set lookup a label), not against each of a hundred zones.
         self.exclude = (
-            tuple(x for x in exclude if x != zone and x.is_subdomain(zone)) if exclude else ()
+            frozenset(x.canonical_wire() for x in exclude if x != zone and x.is_subdomain(zone))
+            if exclude
+            else frozenset()
         )
 
     def __contains__(self, name: Name) -> bool:
         if not name.is_subdomain(self.zone):
             return False
-        return not self.exclude or not any(name.is_subdomain(x) for x in self.exclude)
+        if not self.exclude:
+            return True
+        wire = name.canonical_wire()
+        below, offset = len(wire) - self._zone_size, 0
+        while offset < below:
+            if wire[offset:] in self.exclude:
+                return False
+            offset += wire[offset] + 1
+        return True
 
 
 def classify_reply(

@@ -215,7 +215,8 @@ class Resolver:
     _edns: Edns = attrs.field(init=False)  # what every upstream query carries
     _validator: Validator = attrs.field(init=False)
     _context: Context = attrs.field(init=False)
-    _in_flight: dict[tuple[Name, RRType, RRClass], _Flight] = attrs.field(init=False, factory=dict)
+    # Keyed by the name's canonical wire form, as the cache is: bytes hash in C.
+    _in_flight: dict[tuple[bytes, RRType, RRClass], _Flight] = attrs.field(init=False, factory=dict)
     _priming: trio.Event | None = attrs.field(init=False, default=None)
     # Called after the cache is flushed, for caches made from it (the server's
     # encoded replies).
@@ -303,7 +304,6 @@ class Resolver:
             hint_addresses,
             tuple(r for r in root_hints if isinstance(r.rdata, A | AAAA)),
             clock,
-            trio.current_time,
             self.stats,
             aggressive,
             query_loopback=query_loopback,
@@ -446,7 +446,7 @@ class Resolver:
         if cd:
             # Rare, and not to be answered by a validating flight (nor to answer one).
             return await self._resolve_with_deadline(qname, rtype, rclass, trace, cd=True)
-        key = (qname, rtype, rclass)
+        key = (qname.canonical_wire(), rtype, rclass)
         while not trace and (flight := self._in_flight.get(key)) is not None:
             self.stats.shared += 1
             await flight.done.wait()
