@@ -17,7 +17,10 @@ tasks and cancel scopes.
 `--wire-only` runs the baseline alone and prints its figure as one number (µs
 per query): bench/serve.py runs it beside the floor, on the same CPU, to say in
 the same run how much of the floor's cost the unavoidable DNS work is.
-`--cold-only` runs the cold path alone.
+`--cold-only` runs the cold path alone. `--default-zones` gives the resolver
+the hundred default local zones that `trio-dns serve` has on the public root
+(bench/serve.py's own root leaves only the loopback ones), which every
+question must be checked against.
 
 This machine's speed drifts by tens of percent over minutes. To see a change
 of a few percent, count instructions instead. Run this under `valgrind
@@ -45,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.serve import LEAF_ADDR, LEAF_ZONE, ROOT_ADDR, ROOT_ZONE, TLD_ADDR, TLD_ZONE
 from trio_dns import Edns, Flag, Message, Name
 from trio_dns._address import Address
+from trio_dns._decisions.local_zones import local_zones
 from trio_dns._network.resolver import Resolver, ResolverSettings
 from trio_dns._server.server import Server, ServerSettings, _Pending
 from trio_dns._wire.message import Header, Question, Record
@@ -136,12 +140,17 @@ def client_queries(count: int, tag: str) -> list[bytes]:
     ]
 
 
-async def cold_path(count: int) -> float:
+async def cold_path(count: int, default_zones: bool = False) -> float:
     """CPU seconds per cold query through Server and Resolver."""
     hints = read_zone(f". 3600000 NS ns.root.\nns.root. 3600000 A {ROOT_ADDR}\n", origin=".")
     resolver = Resolver(
-        settings=ResolverSettings(use_ipv6=False), transport=InstantNetwork(), root_hints=hints
+        settings=ResolverSettings(use_ipv6=False),
+        transport=InstantNetwork(),
+        root_hints=hints,
+        local_zones=local_zones([]) if default_zones else (),
     )
+    if default_zones:
+        gc.freeze()  # as `trio-dns serve` freezes what start-up loaded
     server = Server(resolver, ServerSettings())
     warm = await resolver.resolve("warm.x.cold.leaf.lab", "A")
     assert [r.rdata.to_text() for r in warm.records] == ["192.0.2.99"], warm
@@ -193,19 +202,22 @@ def main() -> None:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--wire-only", action="store_true", help="the baseline alone, in µs")
     only.add_argument("--cold-only", action="store_true", help="the cold path alone")
+    parser.add_argument(
+        "--default-zones", action="store_true", help="the public root's local zones"
+    )
     args = parser.parse_args()
     # As `trio-dns serve` runs: see _cli._tune_garbage_collector.
     gc.freeze()
     gc.set_threshold(20_000, *gc.get_threshold()[1:])
     if args.cold_only:
-        cold = trio.run(cold_path, args.queries)
+        cold = trio.run(cold_path, args.queries, args.default_zones)
         print(f"{'cold path, server and resolver':32}{cold * 1e6:10.1f} µs per query")
         return
     baseline = wire_work(args.queries)
     if args.wire_only:
         print(f"{baseline * 1e6:.1f}")
         return
-    cold = trio.run(cold_path, args.queries)
+    cold = trio.run(cold_path, args.queries, args.default_zones)
     print(f"{'wire work alone (baseline)':32}{baseline * 1e6:10.1f} µs per query")
     print(f"{'cold path, server and resolver':32}{cold * 1e6:10.1f} µs per query")
     print(f"{'ratio':32}{cold / baseline:10.2f}")
