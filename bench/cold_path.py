@@ -26,8 +26,11 @@ This machine's speed drifts by tens of percent over minutes. To see a change
 of a few percent, count instructions instead. Run this under `valgrind
 --tool=callgrind` with two sizes (say --queries 500 and 2500, with
 PYTHONHASHSEED=0) and divide the difference of the totals by the difference
-of the sizes. That number repeats to within about half a percent. Without
---cold-only or --wire-only it counts both, the baseline's share included.
+of the sizes. Compile first (`python -m compileall trio_dns bench`): otherwise
+the first size also pays for compiling what the second finds compiled. Even
+so, runs of the same code have differed by up to 3.6%: compare changes larger
+than that, or take several runs. Without --cold-only or --wire-only it counts
+both, the baseline's share included.
 """
 
 from __future__ import annotations
