@@ -55,7 +55,7 @@ import attrs
 from .._trust import NegativeKind, Rank, Validation
 from .._wire.enums import RRClass, RRType
 from .._wire.message import Record
-from .._wire.name import Name, wire_at_or_below
+from .._wire.name import Name, wire_and_ancestors, wire_at_or_below
 from .._wire.rdtypes.soa import SOA
 
 
@@ -153,15 +153,6 @@ def _records_size(records: Sequence[Record]) -> int:
     return sum(
         len(r.name.to_wire()) + _FIXED + len(r.rdata.to_bytes()) + RECORD_OVERHEAD for r in records
     )
-
-
-def _self_and_ancestors(owner: bytes) -> Iterator[bytes]:
-    """The canonical wire forms of a name and of each of its ancestors, root last."""
-    yield owner
-    pos = 0
-    while length := owner[pos]:
-        pos += length + 1
-        yield owner[pos:]
 
 
 @attrs.define(eq=False)
@@ -497,7 +488,7 @@ class Cache:
 
         That is the zone cut where iterative resolution of `name` can start.
         """
-        ancestors = _self_and_ancestors(name.canonical_wire())
+        ancestors = wire_and_ancestors(name.canonical_wire())
         return self._closest(ancestors, RRType.NS, rclass, now, Rank.ADDITIONAL)
 
     def closest_above(
@@ -508,7 +499,7 @@ class Cache:
         A walk, like `closest_delegation`."""
         if rtype == RRType.DNAME and not self._dnames:
             return None
-        ancestors = _self_and_ancestors(name.canonical_wire())
+        ancestors = wire_and_ancestors(name.canonical_wire())
         next(ancestors)
         return self._closest(ancestors, rtype, rclass, now, min_rank)
 
@@ -598,7 +589,7 @@ class Cache:
         returned then names `name` and carries the ancestor's SOA, proof and TTL.
         """
         owner = name.canonical_wire()
-        for ancestor in _self_and_ancestors(owner) if self._nxdomains else ():
+        for ancestor in wire_and_ancestors(owner) if self._nxdomains else ():
             key = (ancestor, _NXDOMAIN, rclass)
             entry = self._live(key, now)
             if isinstance(entry, _Negative):
@@ -650,7 +641,7 @@ class Cache:
         """`get_negative`, expired entries kept for serve-stale included; TTLs as
         `get_stale_rrset` gives them."""
         owner = name.canonical_wire()
-        for ancestor in _self_and_ancestors(owner) if self._nxdomains else ():
+        for ancestor in wire_and_ancestors(owner) if self._nxdomains else ():
             key = (ancestor, _NXDOMAIN, rclass)
             entry = self._kept(key, now)
             if isinstance(entry, _Negative):
@@ -714,7 +705,7 @@ class Cache:
         if not self._nxdomains:
             return True
         found = []
-        for ancestor in _self_and_ancestors(owner):
+        for ancestor in wire_and_ancestors(owner):
             key = (ancestor, _NXDOMAIN, rclass)
             entry = self._live(key, now)
             if entry is not None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Sequence
+from itertools import islice
 from typing import Protocol
 
 import attrs
@@ -38,7 +39,7 @@ from .._errors import DNSError
 from .._trust import NegativeKind, Rank
 from .._wire.enums import EdeCode, Flag, Rcode, RRClass, RRType
 from .._wire.message import Message, Record
-from .._wire.name import ROOT, Name
+from .._wire.name import ROOT, Name, wire_and_ancestors
 from .._wire.rdtypes.address import AAAA, A
 from .._wire.rdtypes.nsec import NSEC
 from .._wire.rdtypes.single_name import CNAME, NS
@@ -290,15 +291,9 @@ class Context:
 
     def _in_local_zone(self, qname: Name, depth: int) -> bool:
         """Is `qname` at or below a local zone of more than `depth` labels?"""
-        # Each ancestor's key is a suffix of the name's: one set lookup a label.
-        wire = qname.canonical_wire()
-        labels, offset = len(qname), 0
-        while labels > depth:
-            if wire[offset:] in self._local_origins:
-                return True
-            offset += wire[offset] + 1
-            labels -= 1
-        return False
+        # One set lookup a label, for the name and its ancestors that deep.
+        ancestors = wire_and_ancestors(qname.canonical_wire())
+        return any(key in self._local_origins for key in islice(ancestors, len(qname) - depth))
 
     def family_allowed(self, address: Address) -> bool:
         return self.settings.use_ipv6 if ":" in address[0] else self.settings.use_ipv4

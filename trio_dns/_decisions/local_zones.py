@@ -41,7 +41,7 @@ from functools import cache
 from .._errors import ZoneFileError
 from .._wire.enums import RRType
 from .._wire.message import Record
-from .._wire.name import ROOT, Name
+from .._wire.name import ROOT, Name, wire_and_ancestors
 from .._wire.zone import read_zone
 from .authority import Zone
 
@@ -209,20 +209,15 @@ def closest_zone(zones: Sequence[Zone], qname: Name, qtype: RRType) -> Zone | No
     (the resolver's, the same object every time until a reload)."""
     index = _index_of(zones)
     fallback: Zone | None = None
-    # Each ancestor's wire form is a suffix of the name's: no Name is made.
-    wire = qname.canonical_wire()
-    offset = 0
-    while True:
-        for zone in index.get(wire[offset:], ()):
+    for depth, key in enumerate(wire_and_ancestors(qname.canonical_wire())):
+        for zone in index.get(key, ()):
             if zone.transparent and not zone.exists(qname):
                 continue
-            if qtype == RRType.DS and offset == 0:
+            if qtype == RRType.DS and depth == 0:
                 fallback = fallback or zone  # the parent side's, if one is served
                 continue
             return zone
-        if offset >= len(wire) - 1:
-            return fallback
-        offset += wire[offset] + 1
+    return fallback
 
 
 _last_index: list[tuple[Sequence[Zone], dict[bytes, list[Zone]]]] = []

@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from itertools import islice
 
 import attrs
 
 from .._trust import Rank
 from .._wire.enums import Flag, Rcode, RRClass, RRType
 from .._wire.message import Message, Record
-from .._wire.name import Name
+from .._wire.name import Name, wire_and_ancestors
 from .._wire.rdtypes.nsec import NSEC
 from .._wire.rdtypes.single_name import CNAME, DNAME, NS
 from .._wire.rrset import covering, rrsets
@@ -132,11 +133,10 @@ def synthesise_from_dname(dname: Record, name: Name) -> Record | None:
 class _Bailiwick:
     """Which owner names a reply from a server of `zone` may speak for."""
 
-    __slots__ = ("_zone_size", "exclude", "zone")
+    __slots__ = ("exclude", "zone")
 
     def __init__(self, zone: Name, exclude: Sequence[Name]) -> None:
         self.zone = zone
-        self._zone_size = len(zone.canonical_wire())
         # Only the zones strictly below `zone` matter; the rest are outside anyway.
         # Kept as canonical wire forms, so that a name is checked by walking up
         # it (one set lookup a label), not against each of a hundred zones.
@@ -151,13 +151,9 @@ class _Bailiwick:
             return False
         if not self.exclude:
             return True
-        wire = name.canonical_wire()
-        below, offset = len(wire) - self._zone_size, 0
-        while offset < below:
-            if wire[offset:] in self.exclude:
-                return False
-            offset += wire[offset] + 1
-        return True
+        # The name and its ancestors below the zone, each one set lookup.
+        below = islice(wire_and_ancestors(name.canonical_wire()), len(name) - len(self.zone))
+        return not any(key in self.exclude for key in below)
 
 
 def classify_reply(

@@ -17,7 +17,7 @@ Text that IDNA refuses is an `InvalidName`, like any other bad name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import attrs
@@ -68,6 +68,17 @@ def wire_at_or_below(name: bytes, zone: bytes) -> bool:
     while pos < skip:
         pos += name[pos] + 1
     return pos == skip
+
+
+def wire_and_ancestors(wire: bytes) -> Iterator[bytes]:
+    """The wire forms of a name (given in wire form) and of each of its ancestors,
+    root last: each one a suffix of the name's, found by stepping over the length
+    octets, so that no ancestor Name is made."""
+    yield wire
+    pos = 0
+    while length := wire[pos]:
+        pos += length + 1
+        yield wire[pos:]
 
 
 def _encode(labels: tuple[bytes, ...]) -> bytes:
