@@ -149,10 +149,13 @@ def _at_most(records: tuple[Record, ...], ttl: int) -> tuple[Record, ...]:
     return tuple(Record(r.name, r.rtype, r.rclass, min(r.ttl, ttl), r.rdata) for r in records)
 
 
+def _record_size(record: Record, rdata: bytes) -> int:
+    """What one record is counted as, given its rdata's wire form."""
+    return len(record.name.to_wire()) + _FIXED + len(rdata) + RECORD_OVERHEAD
+
+
 def _records_size(records: Sequence[Record]) -> int:
-    return sum(
-        len(r.name.to_wire()) + _FIXED + len(r.rdata.to_bytes()) + RECORD_OVERHEAD for r in records
-    )
+    return sum(_record_size(r, r.rdata.to_bytes()) for r in records)
 
 
 @attrs.define(eq=False)
@@ -432,13 +435,8 @@ class Cache:
         for record in records:
             by_rdata.setdefault(record.rdata.to_bytes(), record)
         unique = tuple(by_rdata.values())
-        # _records_size's sum, from the rdata encoded once already; the records
-        # share one owner.
-        size = (
-            ENTRY_OVERHEAD
-            + len(unique) * (len(first.name.to_wire()) + _FIXED + RECORD_OVERHEAD)
-            + sum(len(rdata) for rdata in by_rdata)
-        )
+        # From the rdata encoded once already, for the duplicates above.
+        size = ENTRY_OVERHEAD + sum(_record_size(r, rdata) for rdata, r in by_rdata.items())
         if signatures:
             size += _records_size(signatures)
         if kept:
