@@ -108,7 +108,8 @@ def _wait_gone(pid: int) -> None:
     while time.monotonic() < deadline:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
+            # Gone before the open, or reaped between the open and the read (ESRCH).
             return
         if state in ("Z", "X"):
             return
